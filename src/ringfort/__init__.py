@@ -1,0 +1,3 @@
+"""Ringfort: an always-on phone system and call centre."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Applications that own call legs: IVR, queues, voicemail, dialler, surveys, fax."""

@@ -1,0 +1,1 @@
+"""Several nodes: membership, leases, failover."""

@@ -1,0 +1,198 @@
+"""The tables: extensions, registrations, call detail records and blocked addresses."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+# Named constraints keep migrations deterministic: Alembic can only drop or
+# alter what it can name, and SQLite and PostgreSQL would otherwise invent
+# different names for the same constraint.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_N_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utc_now() -> datetime:
+    """The current time as a timezone-aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timestamp that always comes back timezone-aware in UTC.
+
+    SQLite has no timestamp type and drops the offset, so values are converted
+    to UTC before they are written and marked UTC when read; PostgreSQL keeps
+    ``timestamptz`` and hands back the session's zone, which is normalised here.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive time would be stored as if it were UTC and silently shift
+            # by the local offset; refuse it where the bug is made.
+            raise ValueError(f"naive datetime {value!r}: use a timezone-aware UTC time")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+    @property
+    def python_type(self) -> type[datetime]:
+        return datetime
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every Ringfort table."""
+
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {datetime: UtcDateTime()}
+
+
+class Extension(Base):
+    """A phone number of the PBX and the SIP account that registers with it."""
+
+    __tablename__ = "extensions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(15), unique=True)
+    """Digits only, 2 to 15 of them (E.164 allows no more)."""
+    name: Mapped[str] = mapped_column(String(80))
+    sip_password: Mapped[str] = mapped_column(String(128))
+    # Kept in the clear: digest authentication with both MD5 and SHA-256
+    # (RFC 8760) needs the password itself, or one HA1 per algorithm and realm.
+    voicemail_pin: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Registration(Base):
+    """One contact bound to an extension by REGISTER (RFC 3261 §10.3).
+
+    ``number`` is deliberately not a foreign key: the registrar persists
+    bindings in batches, and removing an extension deletes its bindings in the
+    same service call instead.
+    """
+
+    __tablename__ = "registrations"
+    __table_args__ = (UniqueConstraint("number", "contact"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(15), index=True)
+    contact: Mapped[str] = mapped_column(Text)
+    expires_at: Mapped[float] = mapped_column(Float, index=True)
+    """Unix seconds; a float so the registrar's clock needs no conversion."""
+    call_id: Mapped[str] = mapped_column(Text)
+    cseq: Mapped[int] = mapped_column(Integer)
+    q: Mapped[float | None] = mapped_column(Float)
+    transport: Mapped[str] = mapped_column(String(8))
+    source_host: Mapped[str] = mapped_column(String(255))
+    source_port: Mapped[int] = mapped_column(Integer)
+    behind_nat: Mapped[bool]
+    user_agent: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class CdrDisposition(enum.StrEnum):
+    """How a call ended, with Asterisk's spelling so existing reports read it."""
+
+    ANSWERED = "ANSWERED"
+    NO_ANSWER = "NO ANSWER"
+    BUSY = "BUSY"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+
+
+class HangupBy(enum.StrEnum):
+    """Which side ended an answered call."""
+
+    CALLER = "caller"
+    CALLEE = "callee"
+    SYSTEM = "system"
+
+
+CDR_ID_LENGTH = 64
+"""Room for ``uniqueid`` and ``linkedid``."""
+CDR_PARTY_LENGTH = 80
+"""Room for ``src`` and ``dst``."""
+CDR_CLID_LENGTH = 160
+BLOCK_REASON_LENGTH = 255
+
+
+def _in_list(column: str, values: type[enum.StrEnum]) -> str:
+    quoted = ", ".join(f"'{member.value}'" for member in values)
+    return f"{column} IN ({quoted})"
+
+
+class Cdr(Base):
+    """A call detail record with the columns of Asterisk's ``cdr`` table."""
+
+    __tablename__ = "cdr"
+    __table_args__ = (
+        CheckConstraint(_in_list("disposition", CdrDisposition), name="disposition"),
+        CheckConstraint(_in_list("hangup_by", HangupBy), name="hangup_by"),
+        CheckConstraint("duration >= 0 AND billsec >= 0", name="durations"),
+        Index(None, "start"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uniqueid: Mapped[str] = mapped_column(String(CDR_ID_LENGTH), unique=True)
+    """Identifies this leg's record."""
+    linkedid: Mapped[str] = mapped_column(String(CDR_ID_LENGTH), index=True)
+    """Shared by every record of one call, so its legs can be put together."""
+    src: Mapped[str] = mapped_column(String(CDR_PARTY_LENGTH))
+    dst: Mapped[str] = mapped_column(String(CDR_PARTY_LENGTH))
+    clid: Mapped[str] = mapped_column(String(CDR_CLID_LENGTH))
+    """Caller ID as Asterisk writes it: ``"Name" <number>``."""
+    start: Mapped[datetime]
+    answer: Mapped[datetime | None]
+    end: Mapped[datetime]
+    duration: Mapped[int] = mapped_column(Integer)
+    """Seconds from start to end."""
+    billsec: Mapped[int] = mapped_column(Integer)
+    """Seconds from answer to end; 0 when not answered."""
+    disposition: Mapped[str] = mapped_column(String(16))
+    hangup_by: Mapped[str | None] = mapped_column(String(8))
+    recording: Mapped[str | None] = mapped_column(Text)
+    """Path of the recording under the data directory, if the call was recorded."""
+
+
+class BlockedAddress(Base):
+    """An address refused for failing authentication too often."""
+
+    __tablename__ = "blocked_addresses"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    blocked_until: Mapped[float] = mapped_column(Float)
+    """Unix seconds when the block ends."""
+    failures: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(String(BLOCK_REASON_LENGTH))
+    blocked_at: Mapped[datetime] = mapped_column(default=utc_now)

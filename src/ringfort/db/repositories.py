@@ -1,0 +1,219 @@
+"""Queries on each table, one repository per model.
+
+A repository works inside the session it is given and never commits: the
+service that called it decides where a unit of work ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any, TypedDict
+
+from sqlalchemy import Insert, delete, func, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ringfort.db.models import BlockedAddress, Cdr, Extension, Registration, utc_now
+
+
+class RegistrationValues(TypedDict):
+    """The columns of one registration, as the registrar knows them."""
+
+    number: str
+    contact: str
+    expires_at: float
+    call_id: str
+    cseq: int
+    q: float | None
+    transport: str
+    source_host: str
+    source_port: int
+    behind_nat: bool
+    user_agent: str | None
+
+
+class BlockValues(TypedDict):
+    """The columns of one blocked address that a block carries."""
+
+    address: str
+    blocked_until: float
+    failures: int
+    reason: str
+
+
+def _upsert(
+    session: AsyncSession,
+    model: type[Any],
+    conflict_columns: list[str],
+    *,
+    keep: Iterable[str] = (),
+) -> Insert:
+    """``INSERT ... ON CONFLICT DO UPDATE`` in the session's dialect.
+
+    Columns in ``keep`` retain their stored value when the row exists.
+
+    Both SQLite and PostgreSQL have it, and it is one statement where a
+    select-then-write would need two round trips and could race.
+    """
+    dialect = session.get_bind().dialect.name
+    if dialect == "sqlite":
+        sqlite_insert = sqlite.insert(model)
+        excluded: Any = sqlite_insert.excluded
+        statement: Any = sqlite_insert
+    elif dialect == "postgresql":
+        pg_insert = postgresql.insert(model)
+        excluded = pg_insert.excluded
+        statement = pg_insert
+    else:
+        raise NotImplementedError(f"upsert is not implemented for {dialect}")
+    fixed = {*conflict_columns, *keep}
+    updates = {
+        column.name: excluded[column.name]
+        for column in model.__table__.columns
+        if column.name not in fixed and not column.primary_key
+    }
+    result: Insert = statement.on_conflict_do_update(index_elements=conflict_columns, set_=updates)
+    return result
+
+
+class ExtensionRepository:
+    """Extensions by number."""
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, number: str) -> Extension | None:
+        """The extension with ``number``, or None."""
+        result = await self._session.scalars(select(Extension).where(Extension.number == number))
+        return result.one_or_none()
+
+    async def list(self) -> Sequence[Extension]:
+        """Every extension, shorter numbers first, then in digit order (101, 102, 1000)."""
+        result = await self._session.scalars(
+            select(Extension).order_by(func.length(Extension.number), Extension.number)
+        )
+        return result.all()
+
+    async def exists(self, number: str) -> bool:
+        """True when ``number`` is taken."""
+        found = await self._session.scalar(
+            select(Extension.id).where(Extension.number == number).limit(1)
+        )
+        return found is not None
+
+    def add(self, extension: Extension) -> None:
+        """Stage a new extension; it is written at the next flush or commit."""
+        self._session.add(extension)
+
+    async def delete(self, extension: Extension) -> None:
+        """Stage the removal of ``extension``."""
+        await self._session.delete(extension)
+
+
+class RegistrationRepository:
+    """Bindings of contacts to extensions."""
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    async def list(self) -> Sequence[Registration]:
+        """Every stored binding, lapsed ones included, by number and contact."""
+        result = await self._session.scalars(
+            select(Registration).order_by(Registration.number, Registration.contact)
+        )
+        return result.all()
+
+    async def list_active(self, now: float) -> Sequence[Registration]:
+        """Bindings that have not lapsed at ``now``, by number and contact."""
+        result = await self._session.scalars(
+            select(Registration)
+            .where(Registration.expires_at > now)
+            .order_by(Registration.number, Registration.contact)
+        )
+        return result.all()
+
+    async def upsert(self, bindings: Iterable[RegistrationValues]) -> None:
+        """Insert each binding, or replace the one with the same number and contact."""
+        rows = [{**binding, "updated_at": utc_now()} for binding in bindings]
+        if rows:
+            statement = _upsert(self._session, Registration, ["number", "contact"])
+            await self._session.execute(statement, rows)
+
+    async def delete(self, keys: Iterable[tuple[str, str]]) -> None:
+        """Delete the bindings named by ``(number, contact)`` pairs; missing ones are ignored."""
+        pairs = list(keys)
+        if pairs:
+            await self._session.execute(
+                delete(Registration).where(
+                    tuple_(Registration.number, Registration.contact).in_(pairs)
+                )
+            )
+
+    async def delete_for_number(self, number: str) -> None:
+        """Delete every binding of ``number``."""
+        await self._session.execute(delete(Registration).where(Registration.number == number))
+
+    async def delete_lapsed(self, now: float) -> None:
+        """Delete bindings that lapsed before ``now``."""
+        await self._session.execute(delete(Registration).where(Registration.expires_at <= now))
+
+
+class CdrRepository:
+    """Call detail records."""
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    def add(self, cdr: Cdr) -> None:
+        """Stage a new record."""
+        self._session.add(cdr)
+
+    async def get(self, uniqueid: str) -> Cdr | None:
+        """The record with ``uniqueid``, or None."""
+        result = await self._session.scalars(select(Cdr).where(Cdr.uniqueid == uniqueid))
+        return result.one_or_none()
+
+    async def list(self, *, since: datetime | None = None, limit: int = 1000) -> Sequence[Cdr]:
+        """The newest ``limit`` records that started at or after ``since``, newest first."""
+        statement = select(Cdr).order_by(Cdr.start.desc(), Cdr.id.desc()).limit(limit)
+        if since is not None:
+            statement = statement.where(Cdr.start >= since)
+        result = await self._session.scalars(statement)
+        return result.all()
+
+
+class BlockedAddressRepository:
+    """Addresses refused after failed authentication."""
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    async def list(self) -> Sequence[BlockedAddress]:
+        """Every stored block, ended ones included, by address."""
+        result = await self._session.scalars(
+            select(BlockedAddress).order_by(BlockedAddress.address)
+        )
+        return result.all()
+
+    async def list_active(self, now: float) -> Sequence[BlockedAddress]:
+        """Blocks still in force at ``now``, by address."""
+        result = await self._session.scalars(
+            select(BlockedAddress)
+            .where(BlockedAddress.blocked_until > now)
+            .order_by(BlockedAddress.address)
+        )
+        return result.all()
+
+    async def upsert(self, block: BlockValues) -> None:
+        """Record a block, or extend the one already stored for the address.
+
+        ``blocked_at`` is kept from the first block so an extended block still
+        shows when the trouble started.
+        """
+        statement = _upsert(self._session, BlockedAddress, ["address"], keep=["blocked_at"])
+        await self._session.execute(statement, [{**block, "blocked_at": utc_now()}])
+
+    async def delete(self, address: str) -> None:
+        """Forget the block of ``address``; nothing happens if there is none."""
+        await self._session.execute(delete(BlockedAddress).where(BlockedAddress.address == address))

@@ -1,0 +1,1 @@
+"""Media sessions on transport and rtp, behind the MediaEngine interface."""

@@ -1,0 +1,1 @@
+"""The call core: registrar and location service, and later calls, routing and features."""

@@ -1,0 +1,88 @@
+"""What the call core needs from storage, as Protocols.
+
+The call core never imports the database; ``runtime`` hands it objects from
+``services`` that satisfy these Protocols.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Binding:
+    """One registered contact of an extension (RFC 3261 §10.3)."""
+
+    number: str
+    """The extension (address-of-record user part)."""
+    contact: str
+    """The Contact URI exactly as the phone sent it."""
+    expires_at: float
+    """Wall-clock time (Unix seconds) when the binding lapses."""
+    call_id: str
+    cseq: int
+    q: float | None
+    transport: str
+    """``UDP`` or ``TCP``: how the REGISTER arrived."""
+    source_host: str
+    source_port: int
+    """Where the REGISTER came from; requests go there when the phone is behind NAT."""
+    behind_nat: bool
+    """True when the source address differs from the Contact's host."""
+    user_agent: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What digest authentication needs to know about an extension."""
+
+    number: str
+    password: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockedAddress:
+    """An address refused for failing authentication too often."""
+
+    address: str
+    blocked_until: float
+    """Wall-clock time (Unix seconds) when the block ends."""
+    failures: int
+    reason: str
+
+
+class ExtensionDirectory(Protocol):
+    """Looks up extensions' credentials."""
+
+    async def credentials(self, number: str) -> Credentials | None:
+        """The credentials of ``number``, or None if there is no such extension."""
+        ...
+
+
+class BindingStore(Protocol):
+    """Keeps registrations across restarts."""
+
+    async def load_bindings(self) -> list[Binding]:
+        """Every stored binding (lapsed ones included; the registrar drops them)."""
+        ...
+
+    async def save_bindings(self, upserts: list[Binding], deletes: list[tuple[str, str]]) -> None:
+        """Insert or replace ``upserts`` and delete ``(number, contact)`` pairs, in one commit."""
+        ...
+
+
+class BlockStore(Protocol):
+    """Keeps blocked addresses so that ``ringfort status`` and a restart see them."""
+
+    async def save_block(self, block: BlockedAddress) -> None:
+        """Record (or extend) a block."""
+        ...
+
+    async def remove_block(self, address: str) -> None:
+        """Forget a block that ended or was lifted."""
+        ...
+
+    async def load_blocks(self) -> list[BlockedAddress]:
+        """Every stored block."""
+        ...

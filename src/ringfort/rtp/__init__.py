@@ -1,0 +1,1 @@
+"""sans-IO media: RTP packets, G.711, DTMF, tones."""

@@ -1,0 +1,220 @@
+"""The composition root: builds a node from its settings, starts it, stops it.
+
+Only this module wires across layers (ARCHITECTURE.md). Start-up is ordered
+(database, state from the store, SIP, HTTP) and shutdown runs in reverse, so
+nothing is accepted before it can be handled and nothing pending is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import signal
+import time
+from pathlib import Path
+
+from ringfort.api.app import create_app
+from ringfort.api.server import HttpServer
+from ringfort.errors import RingfortError
+from ringfort.pbx.core import PbxCore
+from ringfort.pbx.guard import AuthGuard
+from ringfort.pbx.location import LocationService
+from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
+from ringfort.pbx.writebehind import StoreWriter
+from ringfort.services.database import Database
+from ringfort.services.extensions import ExtensionService
+from ringfort.services.status import StatusService
+from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
+from ringfort.settings import Settings
+from ringfort.sip.auth import Algorithm, DigestAuthenticator, NonceService
+from ringfort.sip.transaction import TransactionLayer
+from ringfort.transport.stack import SipStack
+
+log = logging.getLogger("ringfort")
+
+HOUSEKEEPING_INTERVAL = 1.0
+
+
+def load_secret(data_dir: Path) -> bytes:
+    """The node's secret for signing nonces, kept so a restart does not void them."""
+    path = data_dir / "node.key"
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    secret = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret.hex())
+    return secret
+
+
+class Node:
+    """One running Ringfort: SIP, registrar, HTTP, and their background work."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(url=settings.effective_database_url)
+        self.location = LocationService()
+        security = settings.security
+        self.guard = AuthGuard(
+            limit=security.auth_fail_limit,
+            window=security.auth_fail_window,
+            block_seconds=security.block_seconds,
+            trusted=security.trusted_addresses,
+        )
+        self.writer = StoreWriter(
+            bindings=SqlBindingStore(db=self.db), blocks=SqlBlockStore(db=self.db)
+        )
+        self.stack: SipStack | None = None
+        self.http: HttpServer | None = None
+        self.core: PbxCore | None = None
+        self._housekeeping: asyncio.Task[None] | None = None
+        self._ready = False
+
+    async def start(self, *, demo: bool = False) -> list[tuple[str, str, str]]:
+        """Open the store, restore state, open the listeners.
+
+        Returns the demo extensions created now as ``(number, name, password)``.
+        """
+        settings = self.settings
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        await self.db.open()
+        created = await ExtensionService(db=self.db).ensure_demo() if demo else []
+
+        now = time.time()
+        lapsed = self.location.restore(await SqlBindingStore(db=self.db).load_bindings(), now)
+        if lapsed:
+            await SqlBindingStore(db=self.db).save_bindings([], [(b.number, b.contact) for b in lapsed])
+        block_store = SqlBlockStore(db=self.db)
+        blocks = await block_store.load_blocks()
+        self.guard.restore(b for b in blocks if b.blocked_until > now)
+        for block in blocks:
+            if block.blocked_until <= now:
+                await block_store.remove_block(block.address)
+        self.writer.start()
+
+        security = settings.security
+        authenticator = DigestAuthenticator(
+            realm=security.realm,
+            nonces=NonceService(load_secret(settings.data_dir), security.nonce_lifetime),
+            algorithms=tuple(Algorithm.from_token(name) for name in security.digest_algorithms),
+        )
+        authorizer = Authorizer(
+            directory=SqlExtensionDirectory(db=self.db),
+            authenticator=authenticator,
+            guard=self.guard,
+            on_block=self.writer.block,
+        )
+        reg = settings.registrar
+        registrar = Registrar(
+            authorizer=authorizer,
+            location=self.location,
+            policy=RegistrarPolicy(
+                min_expires=reg.min_expires,
+                max_expires=reg.max_expires,
+                default_expires=reg.default_expires,
+                max_contacts=reg.max_contacts,
+            ),
+            on_change=self.writer.binding_change,
+        )
+        self.core = PbxCore(registrar=registrar)
+        sip = settings.sip
+        address = sip.address
+        self.stack = SipStack(
+            host=address.host,
+            port=address.port,
+            udp=sip.udp,
+            tcp=sip.tcp,
+            max_message_size=sip.max_message_size,
+            tcp_idle_timeout=sip.tcp_idle_timeout,
+            layer=TransactionLayer(),
+            on_event=self.core.on_event,
+            is_blocked=lambda host: self.guard.is_blocked(host, time.time()),
+        )
+        self.core.attach(self.stack)
+        await self.stack.start()
+
+        if settings.http.enabled:
+            http = settings.http.address
+            self.http = HttpServer(
+                app=create_app(status=StatusService(db=self.db), sip_ready=lambda: self._ready),
+                host=http.host,
+                port=http.port,
+            )
+            await self.http.start()
+        self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        self._ready = True
+        return created
+
+    async def stop(self) -> None:
+        """Stop in reverse order of start; pending writes are flushed."""
+        self._ready = False
+        if self.http is not None:
+            await self.http.stop()
+        if self.stack is not None:
+            await self.stack.close()
+        if self.core is not None:
+            await self.core.drain()
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._housekeeping
+        await self.writer.stop()
+        await self.db.close()
+
+    async def _housekeep(self) -> None:
+        while True:
+            await asyncio.sleep(HOUSEKEEPING_INTERVAL)
+            try:
+                now = time.time()
+                lapsed = self.location.expire(now)
+                if lapsed:
+                    log.info("%d registration(s) expired", len(lapsed))
+                    self.writer.binding_change_deletes([(b.number, b.contact) for b in lapsed])
+                for address in self.guard.expire(now):
+                    log.info("block of %s ended", address)
+                    self.writer.unblock(address)
+            except Exception:
+                log.exception("housekeeping failed")
+
+
+async def serve(settings: Settings, *, demo: bool = False) -> None:
+    """Run a node until SIGINT or SIGTERM, then shut it down cleanly."""
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Migrations narrate every plugin they load; only problems are news.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    node = Node(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        try:
+            created = await node.start(demo=demo)
+        except OSError as error:
+            raise RingfortError(
+                f"cannot listen: {error.strerror or error}. Is another Ringfort (or another"
+                " SIP or web server) using the address? Choose others with --sip HOST:PORT"
+                " and --http HOST:PORT."
+            ) from error
+        for number, name, password in created:
+            print(f"demo extension {number} ({name}): password {password}", flush=True)
+        assert node.stack is not None
+        sip = f"{settings.sip.address.host}:{node.stack.transport.port}"
+        http = (
+            f"http://{settings.http.address.host}:{node.http.port}"
+            if node.http is not None
+            else "off"
+        )
+        print(f"Ringfort ready: SIP udp+tcp {sip}, HTTP {http}, data {settings.data_dir}", flush=True)
+        await stop.wait()
+        print("Ringfort stopping...", flush=True)
+    finally:
+        await node.stop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

@@ -1,0 +1,1 @@
+"""Where persistence meets call control: validate, then repository, then notify."""

@@ -1,0 +1,164 @@
+"""Call detail records: writing one per call leg and reading them back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.exc import IntegrityError
+
+from ringfort.db.models import (
+    CDR_CLID_LENGTH,
+    CDR_ID_LENGTH,
+    CDR_PARTY_LENGTH,
+    Cdr,
+    CdrDisposition,
+    HangupBy,
+)
+from ringfort.db.repositories import CdrRepository
+from ringfort.errors import ConflictError, ValidationError
+from ringfort.services.database import Database
+
+DEFAULT_LIST_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class CdrView:
+    """One call detail record, with Asterisk's field names."""
+
+    uniqueid: str
+    linkedid: str
+    src: str
+    dst: str
+    clid: str
+    start: datetime
+    answer: datetime | None
+    end: datetime
+    duration: int
+    """Seconds from start to end."""
+    billsec: int
+    """Seconds from answer to end; 0 when not answered."""
+    disposition: str
+    """``ANSWERED``, ``NO ANSWER``, ``BUSY``, ``FAILED`` or ``CANCELLED``."""
+    hangup_by: str | None
+    """``caller``, ``callee`` or ``system``."""
+    recording: str | None
+
+
+def whole_seconds(delta: timedelta) -> int:
+    """``delta`` rounded to the nearest second, halves up, as Asterisk rounds ``billsec``."""
+    milliseconds = delta // timedelta(milliseconds=1)
+    return int((milliseconds + 500) // 1000)
+
+
+def _view(cdr: Cdr) -> CdrView:
+    return CdrView(
+        uniqueid=cdr.uniqueid,
+        linkedid=cdr.linkedid,
+        src=cdr.src,
+        dst=cdr.dst,
+        clid=cdr.clid,
+        start=cdr.start,
+        answer=cdr.answer,
+        end=cdr.end,
+        duration=cdr.duration,
+        billsec=cdr.billsec,
+        disposition=cdr.disposition,
+        hangup_by=cdr.hangup_by,
+        recording=cdr.recording,
+    )
+
+
+def _require_aware(value: datetime, field: str) -> None:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValidationError(f"{field} must be a timezone-aware time", field=field)
+
+
+class CdrService:
+    """Stores and lists call detail records."""
+
+    def __init__(self, *, db: Database) -> None:
+        self._db = db
+
+    async def list(
+        self, since: datetime | None = None, limit: int = DEFAULT_LIST_LIMIT
+    ) -> list[CdrView]:
+        """The newest ``limit`` records that started at or after ``since``, newest first."""
+        if since is not None:
+            _require_aware(since, "since")
+        if limit < 1:
+            raise ValidationError("limit must be at least 1", field="limit")
+        async with self._db.session() as session:
+            rows = await CdrRepository(session=session).list(since=since, limit=limit)
+        return [_view(row) for row in rows]
+
+    async def add(
+        self,
+        *,
+        uniqueid: str,
+        linkedid: str,
+        src: str,
+        dst: str,
+        clid: str,
+        start: datetime,
+        end: datetime,
+        disposition: CdrDisposition | str,
+        answer: datetime | None = None,
+        hangup_by: HangupBy | str | None = None,
+        recording: str | None = None,
+    ) -> CdrView:
+        """Store the record of one call leg; ``duration`` and ``billsec`` follow from the times.
+
+        Raises :class:`ValidationError` for inconsistent times or unknown
+        values and :class:`ConflictError` when ``uniqueid`` is already stored.
+        """
+        try:
+            disposition = CdrDisposition(disposition)
+        except ValueError:
+            raise ValidationError(
+                f"disposition must be one of {', '.join(CdrDisposition)}", field="disposition"
+            ) from None
+        try:
+            hangup_by = None if hangup_by is None else HangupBy(hangup_by)
+        except ValueError:
+            raise ValidationError(
+                f"hangup_by must be one of {', '.join(HangupBy)}", field="hangup_by"
+            ) from None
+        _require_aware(start, "start")
+        _require_aware(end, "end")
+        if end < start:
+            raise ValidationError("end must not be before start", field="end")
+        if answer is not None:
+            _require_aware(answer, "answer")
+            if not start <= answer <= end:
+                raise ValidationError("answer must be between start and end", field="answer")
+        if disposition is CdrDisposition.ANSWERED and answer is None:
+            raise ValidationError("an ANSWERED record needs an answer time", field="answer")
+        for name, value in (("uniqueid", uniqueid), ("linkedid", linkedid)):
+            if not 1 <= len(value) <= CDR_ID_LENGTH:
+                raise ValidationError(f"{name} must be 1 to {CDR_ID_LENGTH} characters", field=name)
+
+        cdr = Cdr(
+            uniqueid=uniqueid,
+            linkedid=linkedid,
+            # Caller IDs come from the network and may be anything; as Asterisk
+            # does, keep what fits rather than lose the record.
+            src=src[:CDR_PARTY_LENGTH],
+            dst=dst[:CDR_PARTY_LENGTH],
+            clid=clid[:CDR_CLID_LENGTH],
+            start=start,
+            answer=answer,
+            end=end,
+            duration=whole_seconds(end - start),
+            billsec=0 if answer is None else whole_seconds(end - answer),
+            disposition=disposition.value,
+            hangup_by=None if hangup_by is None else hangup_by.value,
+            recording=recording,
+        )
+        async with self._db.session() as session:
+            CdrRepository(session=session).add(cdr)
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                raise ConflictError(f"a record with uniqueid {uniqueid} already exists") from exc
+        return _view(cdr)

@@ -1,0 +1,195 @@
+"""Extensions: adding, listing, removing them and setting their SIP passwords."""
+
+from __future__ import annotations
+
+import builtins
+import re
+import secrets
+import string
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+
+from ringfort.db.models import Extension
+from ringfort.db.repositories import ExtensionRepository, RegistrationRepository
+from ringfort.errors import ConflictError, NotFoundError, ValidationError
+from ringfort.services.database import Database
+
+NUMBER_MIN_DIGITS = 2
+NUMBER_MAX_DIGITS = 15
+"""E.164 numbers have at most 15 digits; an extension is never longer."""
+NAME_MAX_LENGTH = 80
+PASSWORD_MIN_LENGTH = 8
+PASSWORD_MAX_LENGTH = 128
+GENERATED_PASSWORD_LENGTH = 20
+"""20 letters and digits: about 119 bits, beyond any online guessing."""
+
+DEMO_EXTENSIONS = (("101", "Demo 101"), ("102", "Demo 102"))
+
+_NUMBER = re.compile(rf"[0-9]{{{NUMBER_MIN_DIGITS},{NUMBER_MAX_DIGITS}}}")
+_PASSWORD_ALPHABET = string.ascii_letters + string.digits
+# Printable ASCII without space: phones differ in how they encode anything
+# else before hashing, so a wider alphabet would make digest auth fail on some.
+_PASSWORD_CHARACTERS = frozenset(string.ascii_letters + string.digits + string.punctuation)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtensionView:
+    """What anyone may see of an extension (never its password)."""
+
+    number: str
+    name: str
+    created_at: datetime
+    """When the extension was added (UTC)."""
+
+
+def generate_password(length: int = GENERATED_PASSWORD_LENGTH) -> str:
+    """A random password of letters and digits, easy to type into a phone's keypad menu."""
+    return "".join(secrets.choice(_PASSWORD_ALPHABET) for _ in range(length))
+
+
+def validate_number(number: str) -> str:
+    """``number`` if it is 2 to 15 digits; raises :class:`ValidationError` otherwise."""
+    if not _NUMBER.fullmatch(number):
+        raise ValidationError(
+            f"number must be {NUMBER_MIN_DIGITS} to {NUMBER_MAX_DIGITS} digits (0-9),"
+            f" got {number!r}",
+            field="number",
+        )
+    return number
+
+
+def validate_name(name: str) -> str:
+    """``name`` without surrounding blanks, if 1 to 80 printable characters remain."""
+    name = name.strip()
+    if not name:
+        raise ValidationError("name must not be empty", field="name")
+    if len(name) > NAME_MAX_LENGTH:
+        raise ValidationError(
+            f"name must be at most {NAME_MAX_LENGTH} characters, got {len(name)}", field="name"
+        )
+    if not name.isprintable():
+        raise ValidationError("name must contain only printable characters", field="name")
+    return name
+
+
+def validate_password(password: str) -> str:
+    """``password`` if 8 to 128 printable ASCII characters without whitespace."""
+    if len(password) < PASSWORD_MIN_LENGTH:
+        raise ValidationError(
+            f"password must be at least {PASSWORD_MIN_LENGTH} characters", field="password"
+        )
+    if len(password) > PASSWORD_MAX_LENGTH:
+        raise ValidationError(
+            f"password must be at most {PASSWORD_MAX_LENGTH} characters", field="password"
+        )
+    if any(character.isspace() for character in password):
+        raise ValidationError("password must not contain whitespace", field="password")
+    if not _PASSWORD_CHARACTERS.issuperset(password):
+        raise ValidationError(
+            "password must use printable ASCII characters only (letters, digits, punctuation)",
+            field="password",
+        )
+    return password
+
+
+def _view(extension: Extension) -> ExtensionView:
+    return ExtensionView(
+        number=extension.number, name=extension.name, created_at=extension.created_at
+    )
+
+
+class ExtensionService:
+    """The one place extensions are changed, for the CLI, the REST API and the web UI.
+
+    ``on_change`` is called with the number after every committed change, so a
+    running server can drop what it cached about that extension.
+    """
+
+    def __init__(self, *, db: Database, on_change: Callable[[str], None] | None = None) -> None:
+        self._db = db
+        self._on_change = on_change
+
+    def _changed(self, number: str) -> None:
+        if self._on_change is not None:
+            self._on_change(number)
+
+    async def add(
+        self, number: str, name: str, password: str | None = None
+    ) -> tuple[ExtensionView, str]:
+        """Add an extension; returns it and the password in force (generated when None).
+
+        Raises :class:`ValidationError` for a bad number, name or password and
+        :class:`ConflictError` when the number is taken.
+        """
+        number = validate_number(number)
+        name = validate_name(name)
+        password = generate_password() if password is None else validate_password(password)
+        async with self._db.session() as session:
+            extensions = ExtensionRepository(session=session)
+            if await extensions.exists(number):
+                raise ConflictError(f"extension {number} already exists")
+            extension = Extension(number=number, name=name, sip_password=password)
+            extensions.add(extension)
+            try:
+                await session.commit()
+            except IntegrityError as exc:
+                # Another process added the same number between the check and the commit.
+                raise ConflictError(f"extension {number} already exists") from exc
+        self._changed(number)
+        return _view(extension), password
+
+    async def list(self) -> list[ExtensionView]:
+        """Every extension, in number order."""
+        async with self._db.session() as session:
+            extensions = await ExtensionRepository(session=session).list()
+        return [_view(extension) for extension in extensions]
+
+    async def get(self, number: str) -> ExtensionView:
+        """The extension ``number``; raises :class:`NotFoundError` if there is none."""
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+        if extension is None:
+            raise NotFoundError(f"extension {number} does not exist")
+        return _view(extension)
+
+    async def remove(self, number: str) -> None:
+        """Remove extension ``number`` and its registrations."""
+        async with self._db.session() as session:
+            extensions = ExtensionRepository(session=session)
+            extension = await extensions.get(number)
+            if extension is None:
+                raise NotFoundError(f"extension {number} does not exist")
+            await extensions.delete(extension)
+            await RegistrationRepository(session=session).delete_for_number(number)
+            await session.commit()
+        self._changed(number)
+
+    async def set_password(self, number: str, password: str | None = None) -> str:
+        """Set the SIP password of ``number`` (generated when None); returns it."""
+        password = generate_password() if password is None else validate_password(password)
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+            if extension is None:
+                raise NotFoundError(f"extension {number} does not exist")
+            extension.sip_password = password
+            await session.commit()
+        self._changed(number)
+        return password
+
+    async def ensure_demo(self) -> builtins.list[tuple[str, str, str]]:
+        """Create the demo extensions 101 and 102 where missing.
+
+        Returns ``(number, name, password)`` of those created by this call only;
+        existing ones keep their passwords.
+        """
+        created: builtins.list[tuple[str, str, str]] = []
+        for number, name in DEMO_EXTENSIONS:
+            try:
+                _, password = await self.add(number, name)
+            except ConflictError:
+                continue
+            created.append((number, name, password))
+        return created

@@ -1,0 +1,219 @@
+"""The database behind the call core's storage Protocols (``ringfort.pbx.ports``).
+
+These classes satisfy the Protocols structurally; ``runtime`` hands them to
+the registrar.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from ringfort.db.models import BLOCK_REASON_LENGTH, Registration
+from ringfort.db.models import BlockedAddress as BlockedAddressRow
+from ringfort.db.repositories import (
+    BlockedAddressRepository,
+    ExtensionRepository,
+    RegistrationRepository,
+    RegistrationValues,
+)
+from ringfort.pbx.ports import (
+    Binding,
+    BindingStore,
+    BlockedAddress,
+    BlockStore,
+    Credentials,
+    ExtensionDirectory,
+)
+from ringfort.services.database import Database
+
+CREDENTIALS_TTL = 2.0
+"""Seconds a looked-up password (or its absence) is trusted before asking the database again."""
+CREDENTIALS_CACHE_SIZE = 10_000
+"""Entries kept at most; a scanner trying random numbers must not grow the cache without end."""
+
+
+class SqlExtensionDirectory:
+    """Credentials of extensions, with a short cache in front of the database.
+
+    A registration storm (every phone re-registering after a restart, or a
+    scanner guessing numbers) would otherwise be one query per REGISTER.
+    Unknown numbers are cached too, and concurrent lookups of one number
+    share a single query. A changed password takes effect within ``ttl``
+    seconds, or at once after :meth:`invalidate`.
+    """
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        ttl: float = CREDENTIALS_TTL,
+        max_entries: int = CREDENTIALS_CACHE_SIZE,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._db = db
+        self._ttl = ttl
+        self._max_entries = max_entries
+        self._monotonic = monotonic
+        self._cache: dict[str, tuple[float, Credentials | None]] = {}
+        self._pending: dict[str, asyncio.Task[Credentials | None]] = {}
+        # Bumped by invalidate(), so a query that started before a password
+        # change cannot put the old password back into the cache.
+        self._generation = 0
+
+    async def credentials(self, number: str) -> Credentials | None:
+        """The credentials of ``number``, or None if there is no such extension."""
+        now = self._monotonic()
+        cached = self._cache.get(number)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        task = self._pending.get(number)
+        if task is None:
+            task = asyncio.create_task(self._load(number, self._generation))
+            self._pending[number] = task
+            task.add_done_callback(self._finished)
+        # Shielded: one caller giving up (its transaction timed out) must not
+        # cancel the query the other callers are waiting for.
+        return await asyncio.shield(task)
+
+    async def _load(self, number: str, generation: int) -> Credentials | None:
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+        found = None if extension is None else Credentials(number, extension.sip_password)
+        if generation == self._generation:
+            self._remember(number, found)
+        return found
+
+    def _finished(self, task: asyncio.Task[Credentials | None]) -> None:
+        for number, pending in list(self._pending.items()):
+            if pending is task:
+                del self._pending[number]
+        # Every waiter may have been cancelled; fetching the exception here
+        # keeps asyncio from reporting it as never retrieved.
+        if not task.cancelled():
+            task.exception()
+
+    def _remember(self, number: str, found: Credentials | None) -> None:
+        now = self._monotonic()
+        if len(self._cache) >= self._max_entries:
+            self._cache = {key: entry for key, entry in self._cache.items() if entry[0] > now}
+            if len(self._cache) >= self._max_entries:
+                self._cache.clear()
+        self._cache[number] = (now + self._ttl, found)
+
+    def invalidate(self, number: str | None = None) -> None:
+        """Forget what is cached about ``number``, or about every number when None."""
+        self._generation += 1
+        if number is None:
+            self._cache.clear()
+            self._pending.clear()
+        else:
+            self._cache.pop(number, None)
+            self._pending.pop(number, None)
+
+
+def _binding(row: Registration) -> Binding:
+    return Binding(
+        number=row.number,
+        contact=row.contact,
+        expires_at=row.expires_at,
+        call_id=row.call_id,
+        cseq=row.cseq,
+        q=row.q,
+        transport=row.transport,
+        source_host=row.source_host,
+        source_port=row.source_port,
+        behind_nat=row.behind_nat,
+        user_agent=row.user_agent,
+    )
+
+
+def _registration_values(binding: Binding) -> RegistrationValues:
+    return RegistrationValues(
+        number=binding.number,
+        contact=binding.contact,
+        expires_at=binding.expires_at,
+        call_id=binding.call_id,
+        cseq=binding.cseq,
+        q=binding.q,
+        transport=binding.transport,
+        source_host=binding.source_host,
+        source_port=binding.source_port,
+        behind_nat=binding.behind_nat,
+        user_agent=binding.user_agent,
+    )
+
+
+class SqlBindingStore:
+    """Registrations kept in the database, so a restart and ``ringfort status`` see them."""
+
+    def __init__(self, *, db: Database) -> None:
+        self._db = db
+
+    async def load_bindings(self) -> list[Binding]:
+        """Every stored binding, lapsed ones included."""
+        async with self._db.session() as session:
+            rows = await RegistrationRepository(session=session).list()
+        return [_binding(row) for row in rows]
+
+    async def save_bindings(self, upserts: list[Binding], deletes: list[tuple[str, str]]) -> None:
+        """Insert or replace ``upserts`` and delete ``(number, contact)`` pairs in one commit."""
+        if not upserts and not deletes:
+            return
+        async with self._db.session() as session:
+            registrations = RegistrationRepository(session=session)
+            # Deletes first: a contact removed and re-added in one batch must end up stored.
+            await registrations.delete(deletes)
+            await registrations.upsert(_registration_values(binding) for binding in upserts)
+            await session.commit()
+
+
+class SqlBlockStore:
+    """Blocked addresses kept in the database."""
+
+    def __init__(self, *, db: Database) -> None:
+        self._db = db
+
+    async def save_block(self, block: BlockedAddress) -> None:
+        """Record a block, or extend the one stored for the same address."""
+        async with self._db.session() as session:
+            await BlockedAddressRepository(session=session).upsert(
+                {
+                    "address": block.address,
+                    "blocked_until": block.blocked_until,
+                    "failures": block.failures,
+                    # Cut rather than refused: losing the block would be worse.
+                    "reason": block.reason[:BLOCK_REASON_LENGTH],
+                }
+            )
+            await session.commit()
+
+    async def remove_block(self, address: str) -> None:
+        """Forget the block of ``address``."""
+        async with self._db.session() as session:
+            await BlockedAddressRepository(session=session).delete(address)
+            await session.commit()
+
+    async def load_blocks(self) -> list[BlockedAddress]:
+        """Every stored block, ended ones included."""
+        async with self._db.session() as session:
+            rows: list[BlockedAddressRow] = list(
+                await BlockedAddressRepository(session=session).list()
+            )
+        return [
+            BlockedAddress(
+                address=row.address,
+                blocked_until=row.blocked_until,
+                failures=row.failures,
+                reason=row.reason,
+            )
+            for row in rows
+        ]
+
+
+if TYPE_CHECKING:
+    # Makes mypy prove the structural match with the call core's Protocols.
+    def _satisfies_ports(db: Database) -> tuple[ExtensionDirectory, BindingStore, BlockStore]:
+        return SqlExtensionDirectory(db=db), SqlBindingStore(db=db), SqlBlockStore(db=db)

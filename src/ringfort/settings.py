@@ -1,0 +1,156 @@
+"""Settings: defaults, then environment (``RINGFORT_*``), then CLI flags.
+
+Everything a running server needs to know before it can open its database is
+here; everything else (extensions, queues, ...) lives in the database.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATA_DIR = Path("./data")
+
+
+class HostPort(BaseModel):
+    """An address to listen on."""
+
+    host: str
+    port: Annotated[int, Field(ge=0, le=65535)]
+
+    @classmethod
+    def parse(cls, text: str) -> HostPort:
+        """Parse ``HOST:PORT`` (``[v6]:PORT`` for IPv6)."""
+        text = text.strip()
+        if text.startswith("["):
+            host, sep, port = text[1:].partition("]:")
+        else:
+            host, sep, port = text.rpartition(":")
+        if not sep or not host or not port.isdigit():
+            raise ValueError(f"expected HOST:PORT, got {text!r}")
+        return cls(host=host, port=int(port))
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+class RegistrarSettings(BaseModel):
+    """REGISTER handling (RFC 3261 §10.3)."""
+
+    min_expires: int = 60
+    """Shorter requested intervals get 423 Interval Too Brief."""
+    max_expires: int = 3600
+    """Longer requested intervals are cut down to this."""
+    default_expires: int = 3600
+    """Used when the REGISTER names no interval."""
+    max_contacts: int = 10
+    """Bindings one extension may hold at once; the oldest is replaced past it."""
+
+
+class SecuritySettings(BaseModel):
+    """Digest authentication and blocking of addresses that guess passwords."""
+
+    realm: str = "ringfort"
+    digest_algorithms: list[str] = Field(default_factory=lambda: ["MD5"])
+    """Offered in this order. SHA-256 (RFC 8760) is opt-in: ``["SHA-256", "MD5"]``.
+
+    MD5 alone is the default because common phones and test tools (SIPp 3.6,
+    baresip 1.0) give up when a challenge offers SHA-256 at all, even second.
+    """
+    nonce_lifetime: int = 300
+    """Seconds a nonce is accepted; after that the client gets ``stale=true``."""
+    auth_fail_limit: int = 10
+    """Failed authentications from one address within ``auth_fail_window``..."""
+    auth_fail_window: int = 60
+    """...seconds get that address blocked..."""
+    block_seconds: int = 600
+    """...for this many seconds."""
+    trusted_addresses: list[str] = Field(default_factory=lambda: [])
+    """Addresses never blocked (an administrator's own network)."""
+
+    @field_validator("digest_algorithms")
+    @classmethod
+    def _check_algorithms(cls, value: list[str]) -> list[str]:
+        known = {"MD5", "SHA-256"}
+        unknown = [name for name in value if name not in known]
+        if unknown or not value:
+            raise ValueError(f"digest_algorithms must be a non-empty list of {sorted(known)}")
+        return value
+
+
+class SipSettings(BaseModel):
+    """SIP transports."""
+
+    listen: str = "127.0.0.1:5060"
+    """``HOST:PORT`` for both UDP and TCP."""
+    udp: bool = True
+    tcp: bool = True
+    max_message_size: int = 65535
+    """A message larger than this is refused (413 where possible) and dropped."""
+    tcp_idle_timeout: float = 3900.0
+    """A TCP connection that carries nothing for this long is closed.
+
+    Longer than the longest registration plus slack: a phone behind NAT that
+    registered over TCP can only be reached on its own connection.
+    """
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        HostPort.parse(value)
+        return value
+
+    @property
+    def address(self) -> HostPort:
+        """The listen address, parsed."""
+        return HostPort.parse(self.listen)
+
+
+class HttpSettings(BaseModel):
+    """The web UI and REST API."""
+
+    listen: str = "127.0.0.1:8080"
+    """``HOST:PORT`` of the HTTP server."""
+    enabled: bool = True
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        HostPort.parse(value)
+        return value
+
+    @property
+    def address(self) -> HostPort:
+        """The listen address, parsed."""
+        return HostPort.parse(self.listen)
+
+
+class Settings(BaseSettings):
+    """All settings of one Ringfort node.
+
+    Nested values come from the environment with a double underscore:
+    ``RINGFORT_SIP__LISTEN=0.0.0.0:5060``, ``RINGFORT_SECURITY__REALM=example.com``.
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="RINGFORT_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    """SQLAlchemy URL; default ``sqlite+aiosqlite:///<data_dir>/ringfort.db``."""
+    log_level: str = "INFO"
+    sip: SipSettings = SipSettings()
+    http: HttpSettings = HttpSettings()
+    registrar: RegistrarSettings = RegistrarSettings()
+    security: SecuritySettings = SecuritySettings()
+
+    @property
+    def effective_database_url(self) -> str:
+        """The database URL in force, derived from the data directory if unset."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'ringfort.db').resolve()}"

@@ -1,0 +1,1 @@
+"""sans-IO SIP: grammar, URIs, headers, messages, TCP framing, digest auth, transactions."""
