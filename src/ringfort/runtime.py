@@ -70,6 +70,7 @@ class Node:
         self.stack: SipStack | None = None
         self.http: HttpServer | None = None
         self.core: PbxCore | None = None
+        self.directory: SqlExtensionDirectory | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._ready = False
 
@@ -86,7 +87,9 @@ class Node:
         now = time.time()
         lapsed = self.location.restore(await SqlBindingStore(db=self.db).load_bindings(), now)
         if lapsed:
-            await SqlBindingStore(db=self.db).save_bindings([], [(b.number, b.contact) for b in lapsed])
+            await SqlBindingStore(db=self.db).save_bindings(
+                [], [(b.number, b.contact) for b in lapsed]
+            )
         block_store = SqlBlockStore(db=self.db)
         blocks = await block_store.load_blocks()
         self.guard.restore(b for b in blocks if b.blocked_until > now)
@@ -101,8 +104,11 @@ class Node:
             nonces=NonceService(load_secret(settings.data_dir), security.nonce_lifetime),
             algorithms=tuple(Algorithm.from_token(name) for name in security.digest_algorithms),
         )
+        self.directory = SqlExtensionDirectory(db=self.db)
+        count = await self.directory.preload()
+        log.info("%d extension(s) loaded", count)
         authorizer = Authorizer(
-            directory=SqlExtensionDirectory(db=self.db),
+            directory=self.directory,
             authenticator=authenticator,
             guard=self.guard,
             on_block=self.writer.block,
@@ -162,6 +168,8 @@ class Node:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._housekeeping
         await self.writer.stop()
+        if self.directory is not None:
+            await self.directory.close()
         await self.db.close()
 
     async def _housekeep(self) -> None:
@@ -211,7 +219,9 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
             if node.http is not None
             else "off"
         )
-        print(f"Ringfort ready: SIP udp+tcp {sip}, HTTP {http}, data {settings.data_dir}", flush=True)
+        print(
+            f"Ringfort ready: SIP udp+tcp {sip}, HTTP {http}, data {settings.data_dir}", flush=True
+        )
         await stop.wait()
         print("Ringfort stopping...", flush=True)
     finally:

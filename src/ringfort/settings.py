@@ -68,7 +68,7 @@ class SecuritySettings(BaseModel):
     """...seconds get that address blocked..."""
     block_seconds: int = 600
     """...for this many seconds."""
-    trusted_addresses: list[str] = Field(default_factory=lambda: [])
+    trusted_addresses: list[str] = Field(default_factory=list)
     """Addresses never blocked (an administrator's own network)."""
 
     @field_validator("digest_algorithms")

@@ -90,7 +90,8 @@ def start_or_fail(server: RingfortServer) -> RingfortServer:
     try:
         return server.start()
     except ServerStartError as error:
-        pytest.fail(str(error), pytrace=False)
+        failure = str(error)
+    pytest.fail(failure, pytrace=False)
 
 
 class BaresipFactory(Protocol):

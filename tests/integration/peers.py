@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, TypedDict, TypeVar
+from typing import IO, Any, Literal, TypedDict, TypeVar, Unpack
 
 LOCALHOST = "127.0.0.1"
 BARESIP_MODULES = Path("/usr/lib/baresip/modules")
@@ -212,6 +212,10 @@ class ServerStatus(TypedDict):
 
     registrations: list[Registration]
     blocked: list[BlockedAddress]
+
+
+StatusSource = Literal["cli", "http"]
+"""Where status is read: ``ringfort status --json`` or ``GET /api/v1/status``."""
 
 
 class ServerStartError(RuntimeError):
@@ -438,18 +442,29 @@ class RingfortServer:
             for future in futures:
                 future.result()
 
-    def status(self) -> ServerStatus:
-        """``ringfort status --json``, parsed."""
-        result = self.cli("status", "--json")
+    def status(self, *, via: StatusSource = "cli") -> ServerStatus:
+        """``ringfort status --json``, parsed.
+
+        ``via="http"`` reads the same document from ``GET /api/v1/status``:
+        about a second faster than the CLI, which matters when a binding
+        lives only two seconds.
+        """
+        if via == "http":
+            with urllib.request.urlopen(f"{self.http_url}/api/v1/status", timeout=5.0) as reply:
+                text = reply.read().decode()
+        else:
+            text = self.cli("status", "--json").stdout
         try:
-            document: ServerStatus = json.loads(result.stdout)
+            document: ServerStatus = json.loads(text)
         except json.JSONDecodeError as error:
-            raise AssertionError(f"status --json printed no JSON: {result.stdout!r}") from error
+            raise AssertionError(f"status ({via}) is not JSON: {text!r}") from error
         return document
 
-    def registrations(self, number: str | None = None) -> list[Registration]:
+    def registrations(
+        self, number: str | None = None, *, via: StatusSource = "cli"
+    ) -> list[Registration]:
         """Current bindings, optionally of one extension only."""
-        found = self.status()["registrations"]
+        found = self.status(via=via)["registrations"]
         if number is None:
             return found
         return [item for item in found if str(item["number"]) == number]
@@ -458,12 +473,14 @@ class RingfortServer:
         """Source addresses currently blocked."""
         return self.status()["blocked"]
 
-    def wait_for_registration(self, number: str, *, timeout: float = 5.0) -> list[Registration]:
+    def wait_for_registration(
+        self, number: str, *, timeout: float = 5.0, via: StatusSource = "cli"
+    ) -> list[Registration]:
         """Poll status until ``number`` has a binding; return its bindings."""
         return wait_until(
-            lambda: self.registrations(number) or None,
+            lambda: self.registrations(number, via=via) or None,
             timeout=timeout,
-            interval=0.2,
+            interval=0.1 if via == "http" else 0.2,
             what=f"a registration of {number}",
         )
 
@@ -482,7 +499,7 @@ class RingfortServer:
 
 _SIPP_LOG_ENTRY = re.compile(
     r"^-{10,} [^\n]*\n(?P<transport>[A-Z]+) message (?P<direction>sent|received)"
-    r"[^\n]*\n\n(?P<text>.*?)(?=^-{10,} |\Z)",
+    r"[^\n]*\n\n(?P<text>.*?)(?=^-{10,}|\Z)",
     re.MULTILINE | re.DOTALL,
 )
 
@@ -683,6 +700,24 @@ def read_sipp_stats(path: Path) -> dict[str, str]:
     return {key: (value or "").strip() for key, value in rows[-1].items() if key}
 
 
+class SippOptions(TypedDict, total=False):
+    """Keyword arguments of :meth:`Sipp.start` (and :meth:`Sipp.run`)."""
+
+    remote: str | None
+    tag: str | None
+    service: str | None
+    username: str | None
+    password: str | None
+    keys: Mapping[str, str] | None
+    variables: Mapping[str, str] | None
+    transport: Literal["u1", "t1", "un", "tn"]
+    local_ip: str
+    sip_port: int | None
+    calls: int
+    time_limit: int
+    extra: Sequence[str]
+
+
 class Sipp:
     """Starts SIPp scenarios with explicit ports, logs in a work directory and hard limits.
 
@@ -791,7 +826,7 @@ class Sipp:
         self._runs.append(run)
         return run
 
-    def run(self, scenario: str | Path, **options: Any) -> SippResult:
+    def run(self, scenario: str | Path, **options: Unpack[SippOptions]) -> SippResult:
         """Start SIPp, wait for it to exit and return the result."""
         return self.start(scenario, **options).finish()
 

@@ -131,8 +131,8 @@ def test_baresip_registers_against_a_registrar_double(
     registrar = double.finish()
     assert registrar.returncode == 0, registrar.describe()
     wait_until(phone.is_registered, timeout=5, what="reginfo OK")
-    [register] = [m for m in registrar.messages if m.first_line.startswith("REGISTER")][:1]
-    assert "baresip" in register.header("User-Agent")[0]
+    first_register = next(m for m in registrar.messages if m.first_line.startswith("REGISTER"))
+    assert "baresip" in first_register.header("User-Agent")[0]
 
 
 def test_sipp_message_log_is_split_into_messages() -> None:

@@ -95,6 +95,24 @@ class ExtensionRepository:
         )
         return result.all()
 
+    async def passwords(self) -> dict[str, str]:
+        """Every extension's SIP password by number (the registrar's snapshot)."""
+        result = await self._session.execute(select(Extension.number, Extension.sip_password))
+        return dict(result.tuples().all())
+
+    async def change_stamp(self) -> tuple[int, datetime | None]:
+        """Changes whenever an extension is added, removed or updated.
+
+        A count and the newest ``updated_at``: cheap enough to poll every
+        second, and an add, a removal or an edit each moves one of them.
+        """
+        row = (
+            await self._session.execute(
+                select(func.count(Extension.id), func.max(Extension.updated_at))
+            )
+        ).one()
+        return int(row[0]), row[1]
+
     async def exists(self, number: str) -> bool:
         """True when ``number`` is taken."""
         found = await self._session.scalar(

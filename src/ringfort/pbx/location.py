@@ -74,7 +74,10 @@ class LocationService:
     def all(self, now: float) -> list[Binding]:
         """Every live binding."""
         return [
-            b for current in self._by_number.values() for b in current.values() if b.expires_at > now
+            b
+            for current in self._by_number.values()
+            for b in current.values()
+            if b.expires_at > now
         ]
 
     def count(self) -> int:

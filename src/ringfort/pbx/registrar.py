@@ -184,7 +184,9 @@ class Registrar:
         for contact in request.contacts:
             key = str(contact.uri)
             if len(key) > MAX_CONTACT_LENGTH:
-                raise RemoteProtocolError(f"Contact URI longer than {MAX_CONTACT_LENGTH} characters")
+                raise RemoteProtocolError(
+                    f"Contact URI longer than {MAX_CONTACT_LENGTH} characters"
+                )
             expires = _requested_expires(contact, header_expires, policy.default_expires)
             if 0 < expires < policy.min_expires:
                 response = make_response(request, 423, to_tag=_new_tag())

@@ -9,6 +9,7 @@ a crash costs nothing: phones re-register.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from ringfort.pbx.ports import Binding, BindingStore, BlockedAddress, BlockStore
@@ -99,10 +100,8 @@ class StoreWriter:
 
     async def _run(self) -> None:
         while not self._stopping:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._interval)
-            except TimeoutError:
-                pass
             self._wake.clear()
             try:
                 await self.flush()

@@ -7,8 +7,11 @@ the registrar.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ringfort.db.models import BLOCK_REASON_LENGTH, Registration
@@ -29,8 +32,12 @@ from ringfort.pbx.ports import (
 )
 from ringfort.services.database import Database
 
+log = logging.getLogger(__name__)
+
 CREDENTIALS_TTL = 2.0
 """Seconds a looked-up password (or its absence) is trusted before asking the database again."""
+SNAPSHOT_REFRESH_INTERVAL = 1.0
+"""Seconds between checks whether the extensions changed (after :meth:`preload`)."""
 CREDENTIALS_CACHE_SIZE = 10_000
 """Entries kept at most; a scanner trying random numbers must not grow the cache without end."""
 
@@ -43,6 +50,12 @@ class SqlExtensionDirectory:
     Unknown numbers are cached too, and concurrent lookups of one number
     share a single query. A changed password takes effect within ``ttl``
     seconds, or at once after :meth:`invalidate`.
+
+    A server calls :meth:`preload` at start: then every extension's password
+    is held in memory and a cheap change stamp is checked at most once per
+    ``refresh_interval``, reloading the lot when another process (the CLI,
+    the API) changed an extension. Numbers not in that snapshot (added since,
+    or guessed by a scanner) go through the per-number cache.
     """
 
     def __init__(
@@ -52,9 +65,15 @@ class SqlExtensionDirectory:
         ttl: float = CREDENTIALS_TTL,
         max_entries: int = CREDENTIALS_CACHE_SIZE,
         monotonic: Callable[[], float] = time.monotonic,
+        refresh_interval: float = SNAPSHOT_REFRESH_INTERVAL,
     ) -> None:
         self._db = db
         self._ttl = ttl
+        self._refresh_interval = refresh_interval
+        self._snapshot: dict[str, Credentials] | None = None
+        self._stamp: tuple[int, datetime | None] | None = None
+        self._checked_at = 0.0
+        self._refresh: asyncio.Task[None] | None = None
         self._max_entries = max_entries
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, Credentials | None]] = {}
@@ -63,9 +82,49 @@ class SqlExtensionDirectory:
         # change cannot put the old password back into the cache.
         self._generation = 0
 
+    async def preload(self) -> int:
+        """Hold every extension's credentials in memory; returns how many."""
+        async with self._db.session() as session:
+            repository = ExtensionRepository(session=session)
+            stamp = await repository.change_stamp()
+            passwords = await repository.passwords()
+        self._snapshot = {n: Credentials(n, pw) for n, pw in passwords.items()}
+        self._stamp = stamp
+        self._checked_at = self._monotonic()
+        return len(passwords)
+
+    async def close(self) -> None:
+        """Stop a refresh in flight (at shutdown)."""
+        if self._refresh is not None:
+            self._refresh.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._refresh
+            self._refresh = None
+
+    async def _refresh_if_changed(self) -> None:
+        async with self._db.session() as session:
+            stamp = await ExtensionRepository(session=session).change_stamp()
+        if stamp != self._stamp:
+            await self.preload()
+            self._cache.clear()
+
+    def _refresh_done(self, task: asyncio.Task[None]) -> None:
+        self._refresh = None
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.warning("could not refresh extensions from the database: %s", error)
+
     async def credentials(self, number: str) -> Credentials | None:
         """The credentials of ``number``, or None if there is no such extension."""
         now = self._monotonic()
+        if self._snapshot is not None:
+            if now - self._checked_at >= self._refresh_interval and self._refresh is None:
+                # Answer from the snapshot now; a change lands within a second.
+                self._checked_at = now
+                self._refresh = asyncio.create_task(self._refresh_if_changed())
+                self._refresh.add_done_callback(self._refresh_done)
+            known = self._snapshot.get(number)
+            if known is not None:
+                return known
         cached = self._cache.get(number)
         if cached is not None and cached[0] > now:
             return cached[1]
@@ -106,12 +165,18 @@ class SqlExtensionDirectory:
     def invalidate(self, number: str | None = None) -> None:
         """Forget what is cached about ``number``, or about every number when None."""
         self._generation += 1
+        # The next lookup checks the snapshot's stamp again.
+        self._checked_at = float("-inf")
         if number is None:
             self._cache.clear()
             self._pending.clear()
+            if self._snapshot is not None:
+                self._snapshot.clear()
         else:
             self._cache.pop(number, None)
             self._pending.pop(number, None)
+            if self._snapshot is not None:
+                self._snapshot.pop(number, None)
 
 
 def _binding(row: Registration) -> Binding:
