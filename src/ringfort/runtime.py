@@ -21,6 +21,7 @@ from ringfort.api.server import HttpServer
 from ringfort.errors import RingfortError
 from ringfort.pbx.core import PbxCore
 from ringfort.pbx.guard import AuthGuard
+from ringfort.pbx.keepalive import NatKeepalive
 from ringfort.pbx.location import LocationService
 from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
@@ -72,6 +73,7 @@ class Node:
         self.core: PbxCore | None = None
         self.directory: SqlExtensionDirectory | None = None
         self._housekeeping: asyncio.Task[None] | None = None
+        self._keepalive: asyncio.Task[None] | None = None
         self._ready = False
 
     async def start(self, *, demo: bool = False) -> list[tuple[str, str, str]]:
@@ -151,6 +153,14 @@ class Node:
             )
             await self.http.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        if reg.nat_keepalive_interval > 0:
+            keepalive = NatKeepalive(
+                location=self.location,
+                sender=self.stack,
+                interval=reg.nat_keepalive_interval,
+                wall_clock=time.time,
+            )
+            self._keepalive = asyncio.create_task(keepalive.run(), name="nat-keepalive")
         self._ready = True
         return created
 
@@ -159,14 +169,15 @@ class Node:
         self._ready = False
         if self.http is not None:
             await self.http.stop()
+        for task in (self._keepalive, self._housekeeping):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if self.stack is not None:
             await self.stack.close()
         if self.core is not None:
             await self.core.drain()
-        if self._housekeeping is not None:
-            self._housekeeping.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._housekeeping
         await self.writer.stop()
         if self.directory is not None:
             await self.directory.close()

@@ -48,6 +48,8 @@ class RegistrarSettings(BaseModel):
     """Used when the REGISTER names no interval."""
     max_contacts: int = 10
     """Bindings one extension may hold at once; the oldest is replaced past it."""
+    nat_keepalive_interval: float = 30.0
+    """Seconds between OPTIONS to phones behind NAT (or on TCP); 0 turns it off."""
 
 
 class SecuritySettings(BaseModel):

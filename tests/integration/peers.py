@@ -102,8 +102,21 @@ def port_is_free(port: int, host: str = LOCALHOST) -> bool:
     return True
 
 
+def _ephemeral_low(default: int = 32768) -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return default
+
+
+# Below the kernel's ephemeral range: a client polling a port nobody listens on
+# yet can otherwise be given that very port as its source and connect to itself
+# (TCP simultaneous open), reading its own request back as the "response".
+PORT_RANGE_HIGH = min(40000, _ephemeral_low())
+
+
 def free_port_block(
-    size: int = 1, *, host: str = LOCALHOST, low: int = 20000, high: int = 40000
+    size: int = 1, *, host: str = LOCALHOST, low: int = 20000, high: int = PORT_RANGE_HIGH
 ) -> int:
     """First of ``size`` consecutive ports free for UDP and TCP on ``host``.
 

@@ -84,6 +84,10 @@ class SipStack:
         self._pump()
         return handle
 
+    def sent_by(self) -> tuple[str, int]:
+        """Our host and port as they go into a Via header."""
+        return self.transport.via_host, self.transport.via_port
+
     def send_stateless(self, message: Request | Response, peer: Peer) -> None:
         """Transmit outside any transaction (ACK for a 2xx, a stateless reply)."""
         self.transport.send(message, peer)
