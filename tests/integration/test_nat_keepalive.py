@@ -26,8 +26,8 @@ from peers import (
     build_request,
     digest_authorization,
     header_values,
-    pick_challenge,
     parse_response,
+    pick_challenge,
 )
 
 pytestmark = pytest.mark.peers
@@ -114,7 +114,8 @@ def test_tcp_binding_behind_nat_is_reached_over_its_own_connection(
             return reply.decode()
 
         challenge = parse_response(register(None, 1).encode())
-        assert challenge is not None and challenge.status == 401
+        assert challenge is not None
+        assert challenge.status == 401
         authorization = digest_authorization(
             pick_challenge(challenge),
             username="202",
