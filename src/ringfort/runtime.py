@@ -65,9 +65,9 @@ class Node:
             block_seconds=security.block_seconds,
             trusted=security.trusted_addresses,
         )
-        self.writer = StoreWriter(
-            bindings=SqlBindingStore(db=self.db), blocks=SqlBlockStore(db=self.db)
-        )
+        self.binding_store = SqlBindingStore(db=self.db)
+        self.block_store = SqlBlockStore(db=self.db)
+        self.writer = StoreWriter(bindings=self.binding_store, blocks=self.block_store)
         self.stack: SipStack | None = None
         self.http: HttpServer | None = None
         self.core: PbxCore | None = None
@@ -87,17 +87,14 @@ class Node:
         created = await ExtensionService(db=self.db).ensure_demo() if demo else []
 
         now = time.time()
-        lapsed = self.location.restore(await SqlBindingStore(db=self.db).load_bindings(), now)
+        lapsed = self.location.restore(await self.binding_store.load_bindings(), now)
         if lapsed:
-            await SqlBindingStore(db=self.db).save_bindings(
-                [], [(b.number, b.contact) for b in lapsed]
-            )
-        block_store = SqlBlockStore(db=self.db)
-        blocks = await block_store.load_blocks()
+            await self.binding_store.save_bindings([], [(b.number, b.contact) for b in lapsed])
+        blocks = await self.block_store.load_blocks()
         self.guard.restore(b for b in blocks if b.blocked_until > now)
         for block in blocks:
             if block.blocked_until <= now:
-                await block_store.remove_block(block.address)
+                await self.block_store.remove_block(block.address)
         self.writer.start()
 
         security = settings.security

@@ -92,7 +92,14 @@ class PbxCore:
         return response
 
     async def _register(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
-        response = await self._registrar.handle(request, peer, self._wall())
+        try:
+            response = await self._registrar.handle(request, peer, self._wall())
+        except Exception:
+            # Every server transaction must get an answer, or it lingers and
+            # the phone retransmits; the database being away is no excuse.
+            log.exception("REGISTER from %s:%s failed", peer.host, peer.port)
+            response = make_response(request, 500, "Server Internal Error")
+            response.headers.set("Retry-After", "5")
         self._answer(handle, response)
 
     def _answer(self, handle: ServerHandle, response: Response) -> None:

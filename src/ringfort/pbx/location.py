@@ -92,6 +92,8 @@ def is_behind_nat(contact: URI, source: Peer) -> bool:
     address behind NAT, or a hostname we would have to resolve) cannot be
     trusted; when they match, the phone is reachable as it says.
     """
+    if contact.host == source.host:
+        return False  # the common case, without parsing addresses
     try:
         contact_ip = ipaddress.ip_address(contact.host)
     except ValueError:

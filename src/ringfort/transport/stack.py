@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Callable
 
 from ringfort.sip.address import Peer
@@ -17,6 +18,9 @@ from ringfort.sip.transaction import ServerHandle, TransactionLayer
 from ringfort.transport.sip import SipTransport
 
 log = logging.getLogger(__name__)
+
+TIMER_GRANULARITY = 0.02
+"""Seconds: transaction timers due within one such slot fire together."""
 
 
 class SipStack:
@@ -129,6 +133,11 @@ class SipStack:
 
     def _arm(self) -> None:
         deadline = self._layer.get_timer()
+        if deadline is not None:
+            # Under load a transaction ends every millisecond or so; waking
+            # for each one would cost more than the work. Rounding up to the
+            # granularity batches them, and no SIP timer needs finer aim.
+            deadline = math.ceil(deadline / TIMER_GRANULARITY) * TIMER_GRANULARITY
         if deadline == self._timer_at:
             return
         if self._timer is not None:
