@@ -83,7 +83,24 @@ class SecuritySettings(BaseModel):
         return value
 
 
-class SipSettings(BaseModel):
+class _Listener(BaseModel):
+    """Something that listens on ``HOST:PORT``, checked when the settings load."""
+
+    listen: str
+
+    @field_validator("listen")
+    @classmethod
+    def _check_listen(cls, value: str) -> str:
+        HostPort.parse(value)
+        return value
+
+    @property
+    def address(self) -> HostPort:
+        """The listen address, parsed."""
+        return HostPort.parse(self.listen)
+
+
+class SipSettings(_Listener):
     """SIP transports."""
 
     listen: str = "127.0.0.1:5060"
@@ -99,35 +116,13 @@ class SipSettings(BaseModel):
     registered over TCP can only be reached on its own connection.
     """
 
-    @field_validator("listen")
-    @classmethod
-    def _check_listen(cls, value: str) -> str:
-        HostPort.parse(value)
-        return value
 
-    @property
-    def address(self) -> HostPort:
-        """The listen address, parsed."""
-        return HostPort.parse(self.listen)
-
-
-class HttpSettings(BaseModel):
+class HttpSettings(_Listener):
     """The web UI and REST API."""
 
     listen: str = "127.0.0.1:8080"
     """``HOST:PORT`` of the HTTP server."""
     enabled: bool = True
-
-    @field_validator("listen")
-    @classmethod
-    def _check_listen(cls, value: str) -> str:
-        HostPort.parse(value)
-        return value
-
-    @property
-    def address(self) -> HostPort:
-        """The listen address, parsed."""
-        return HostPort.parse(self.listen)
 
 
 class Settings(BaseSettings):

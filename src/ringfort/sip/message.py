@@ -506,6 +506,20 @@ class _MessageBase:
             raise SipParseError("missing Via header")
         return vias[0].copy()
 
+    def replace_top_via(self, via: Via) -> None:
+        """Rewrite the topmost Via, as a server stamps ``received``/``rport`` (RFC 3261 §18.2.1).
+
+        The other headers' parsed values survive, so the stamp costs no re-parse.
+        """
+        vias = self._vias()
+        if not vias:
+            raise SipParseError("missing Via header")
+        kept = dict(self.headers._parsed)
+        self.headers.remove_first("Via")
+        self.headers.prepend("Via", str(via))
+        kept["via"] = [via.copy(), *vias[1:]]
+        self.headers._parsed.update(kept)
+
     @property
     def from_(self) -> NameAddr:
         """The From header."""

@@ -501,9 +501,7 @@ def _stamp_via(request: Request, host: str, port: int) -> None:
         return
     # RFC 5118 §4.5: an IPv6 received address is written as a reference, in brackets.
     via.params["received"] = f"[{host}]" if ":" in host else host
-    headers = request.headers
-    headers.remove_first("Via")
-    headers.prepend("Via", str(via))
+    request.replace_top_via(via)
 
 
 _KEEPALIVE_FIRST_BYTES = (b"", b"\r", b"\n", b"\x00", b"\x01")

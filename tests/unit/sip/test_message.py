@@ -525,3 +525,32 @@ def test_error_response_gives_505_for_an_unsupported_version() -> None:
 )
 def test_error_response_drops_responses_garbage_and_unroutable_requests(data: bytes) -> None:
     assert error_response(data, SipParseError("bad")) is None
+
+
+def test_replace_top_via_rewrites_only_the_top_and_keeps_the_rest() -> None:
+    data = (
+        b"OPTIONS sip:carol@chicago.com SIP/2.0\r\n"
+        b"Via: SIP/2.0/UDP 10.0.0.1:5060;branch=z9hG4bKtop;rport, "
+        b"SIP/2.0/UDP 10.0.0.2;branch=z9hG4bKnext\r\n"
+        b"Max-Forwards: 70\r\n"
+        b"To: <sip:carol@chicago.com>\r\n"
+        b"From: Alice <sip:alice@atlanta.com>;tag=1928301774\r\n"
+        b"Call-ID: a84b4c76e66710\r\n"
+        b"CSeq: 63104 OPTIONS\r\n"
+        b"Content-Length: 0\r\n\r\n"
+    )
+    message = parse_message(data)
+    assert isinstance(message, Request)
+    via = message.top_via
+    via.params["rport"] = "40000"
+    via.params["received"] = "192.0.2.7"
+    message.replace_top_via(via)
+
+    assert [v.branch for v in message.vias] == ["z9hG4bKtop", "z9hG4bKnext"]
+    assert message.top_via.rport == 40000
+    assert message.top_via.received == "192.0.2.7"
+    assert message.from_.tag == "1928301774"
+    reparsed = parse_message(bytes(message))
+    assert reparsed == message
+    assert reparsed.top_via.received == "192.0.2.7"
+    assert [v.host for v in reparsed.vias] == ["10.0.0.1", "10.0.0.2"]

@@ -1,4 +1,4 @@
-"""Databases for the store's tests: an SQLite file per test, and PostgreSQL when configured."""
+"""Databases for the store's and services' unit tests: SQLite per test, PostgreSQL if set."""
 
 from __future__ import annotations
 
