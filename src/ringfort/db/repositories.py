@@ -57,12 +57,15 @@ def _upsert(
     select-then-write would need two round trips and could race.
     """
     dialect = session.get_bind().dialect.name
+    # On the Table, not the mapped class: a Core executemany, without the
+    # ORM's bulk-insert bookkeeping, which cost more than the write itself.
+    table = model.__table__
     if dialect == "sqlite":
-        sqlite_insert = sqlite.insert(model)
+        sqlite_insert = sqlite.insert(table)
         excluded: Any = sqlite_insert.excluded
         statement: Any = sqlite_insert
     elif dialect == "postgresql":
-        pg_insert = postgresql.insert(model)
+        pg_insert = postgresql.insert(table)
         excluded = pg_insert.excluded
         statement = pg_insert
     else:
