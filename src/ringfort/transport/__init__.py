@@ -1,1 +1,1 @@
-"""The only socket code: SIP over UDP and TCP, and later the RTP port pool."""
+"""The only socket code: SIP over UDP and TCP, and the RTP port pool and sockets."""

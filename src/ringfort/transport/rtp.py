@@ -1,0 +1,271 @@
+"""RTP media ports: the pool of even RTP/RTCP port pairs and the UDP sockets bound on them."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from ringfort.errors import RingfortError
+
+__all__ = ["DatagramHandler", "PortPool", "PortsExhaustedError", "RtpSocketPair"]
+
+logger = logging.getLogger(__name__)
+
+DatagramHandler = Callable[[bytes, tuple[Any, ...]], None]
+"""Called with each datagram and its source address, as the socket reports it."""
+
+
+class PortsExhaustedError(RingfortError):
+    """No RTP/RTCP port pair in the configured range is free or bindable."""
+
+
+class PortPool:
+    """Even RTP ports with RTCP on the next one up, handed out round-robin.
+
+    RFC 3550 §11: RTP goes on an even port and its RTCP on the odd port above it.
+    Handing ports out round-robin rather than lowest-first keeps a just-released
+    pair out of use for as long as possible, so late packets of an ended call do
+    not land in a new one.
+
+    ``reserve`` and ``release`` are the bookkeeping; ``allocate`` is what callers
+    use: it reserves a pair and binds both sockets, skipping pairs something else
+    holds.
+    """
+
+    def __init__(self, low: int, high: int) -> None:
+        first = low + (low % 2)
+        if not 0 < low <= high <= 65535 or first + 1 > high:
+            raise ValueError(f"port range {low}-{high} holds no even RTP port with RTCP above it")
+        self.low = first
+        """The lowest RTP port handed out (the range's low end rounded up to even)."""
+        self.high = high
+        """The range's high end; the highest RTCP port is at most this."""
+        self.capacity = (high - first + 1) // 2
+        """How many pairs the range holds."""
+        self._reserved: set[int] = set()
+        self._cursor = 0
+
+    @property
+    def in_use(self) -> int:
+        """How many pairs are reserved (bound, or being bound) now."""
+        return len(self._reserved)
+
+    def is_reserved(self, port: int) -> bool:
+        """Whether the pair whose RTP port is ``port`` is handed out."""
+        return port in self._reserved
+
+    def reserve(self) -> int:
+        """Mark the next free pair as used and return its RTP port, without binding it."""
+        if len(self._reserved) >= self.capacity:
+            raise PortsExhaustedError(f"all {self.capacity} RTP port pairs are in use")
+        for _ in range(self.capacity):
+            port = self.low + 2 * self._cursor
+            self._cursor = (self._cursor + 1) % self.capacity
+            if port not in self._reserved:
+                self._reserved.add(port)
+                return port
+        raise AssertionError("unreachable: a free pair exists but none was found")
+
+    def release(self, port: int) -> None:
+        """Give a reserved pair back; releasing one not handed out is a bug and raises."""
+        try:
+            self._reserved.remove(port)
+        except KeyError:
+            raise ValueError(f"RTP port {port} is not reserved") from None
+
+    async def allocate(
+        self, host: str, *, on_rtp: DatagramHandler, on_rtcp: DatagramHandler
+    ) -> RtpSocketPair:
+        """Reserve a pair, bind its RTP and RTCP sockets on ``host`` and start receiving.
+
+        Pairs whose ports fail to bind (another process holds one) are skipped;
+        when every pair has been tried, PortsExhaustedError is raised.
+        """
+        family = socket.AF_INET6 if ipaddress.ip_address(host).version == 6 else socket.AF_INET
+        last_error: OSError | None = None
+        for _ in range(self.capacity - self.in_use):
+            port = self.reserve()
+            try:
+                rtp_sock = _bind(family, host, port)
+                try:
+                    rtcp_sock = _bind(family, host, port + 1)
+                except OSError:
+                    rtp_sock.close()
+                    raise
+            except OSError as error:
+                self.release(port)
+                last_error = error
+                continue
+            try:
+                return await RtpSocketPair.start(
+                    host=host,
+                    rtp_sock=rtp_sock,
+                    rtcp_sock=rtcp_sock,
+                    on_rtp=on_rtp,
+                    on_rtcp=on_rtcp,
+                    on_closed=functools.partial(self.release, port),
+                )
+            except BaseException:
+                rtp_sock.close()
+                rtcp_sock.close()
+                if self.is_reserved(port):
+                    self.release(port)
+                raise
+        raise PortsExhaustedError(
+            f"no bindable RTP port pair on {host} in {self.low}-{self.high}"
+        ) from last_error
+
+
+def _bind(family: socket.AddressFamily, host: str, port: int) -> socket.socket:
+    # Bound here rather than by the event loop so a taken port fails at once and the
+    # socket is closed synchronously; no SO_REUSEADDR, so a held port really fails.
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+class _MediaProtocol(asyncio.DatagramProtocol):
+    """One media socket's protocol; thin because every packet of a call crosses it."""
+
+    def __init__(self, handler: DatagramHandler, on_lost: Callable[[], None]) -> None:
+        self._handler = handler
+        self._on_lost = on_lost
+        self.errors = 0
+        self.closed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        try:
+            self._handler(data, addr)
+        except Exception:
+            logger.exception("failed to handle a media datagram from %s", addr)
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP port-unreachable from a phone that has gone away is routine for media;
+        # the socket stays usable and the RTP timeout ends the call if it matters.
+        self.errors += 1
+        logger.debug("media socket error: %r", exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed.done():
+            self.closed.set_result(None)
+            self._on_lost()
+
+
+class RtpSocketPair:
+    """The RTP and RTCP sockets of one media leg, bound on ``rtp_port`` and ``rtp_port + 1``.
+
+    Made by `PortPool.allocate`. Each datagram goes to the handler given there,
+    with its source address. The pair returns its ports to the pool once both
+    sockets are really closed; `wait_closed` waits for that.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        rtp_port: int,
+        rtp_transport: asyncio.DatagramTransport,
+        rtcp_transport: asyncio.DatagramTransport,
+        rtp_protocol: _MediaProtocol,
+        rtcp_protocol: _MediaProtocol,
+    ) -> None:
+        self.host = host
+        """The local address both sockets are bound on."""
+        self.rtp_port = rtp_port
+        """The local RTP port (even)."""
+        self.rtcp_port = rtp_port + 1
+        """The local RTCP port (RFC 3550 §11: the RTP port plus one)."""
+        self._rtp_transport = rtp_transport
+        self._rtcp_transport = rtcp_transport
+        self._rtp_protocol = rtp_protocol
+        self._rtcp_protocol = rtcp_protocol
+        self._closing = False
+
+    @classmethod
+    async def start(
+        cls,
+        *,
+        host: str,
+        rtp_sock: socket.socket,
+        rtcp_sock: socket.socket,
+        on_rtp: DatagramHandler,
+        on_rtcp: DatagramHandler,
+        on_closed: Callable[[], None],
+    ) -> RtpSocketPair:
+        """Wrap two bound sockets in transports; ``on_closed`` runs once both are closed."""
+        loop = asyncio.get_running_loop()
+        open_sockets = 2
+
+        def one_lost() -> None:
+            nonlocal open_sockets
+            open_sockets -= 1
+            if open_sockets == 0:
+                on_closed()
+
+        rtp_transport, rtp_protocol = await loop.create_datagram_endpoint(
+            lambda: _MediaProtocol(on_rtp, one_lost), sock=rtp_sock
+        )
+        try:
+            rtcp_transport, rtcp_protocol = await loop.create_datagram_endpoint(
+                lambda: _MediaProtocol(on_rtcp, one_lost), sock=rtcp_sock
+            )
+        except BaseException:
+            # Only one socket will ever report closing, so on_closed never runs and
+            # the caller gives the pair back itself.
+            rtp_transport.abort()
+            raise
+        return cls(
+            host=host,
+            rtp_port=rtp_sock.getsockname()[1],
+            rtp_transport=rtp_transport,
+            rtcp_transport=rtcp_transport,
+            rtp_protocol=rtp_protocol,
+            rtcp_protocol=rtcp_protocol,
+        )
+
+    @property
+    def closing(self) -> bool:
+        """Whether `close` has been called."""
+        return self._closing
+
+    @property
+    def errors(self) -> int:
+        """Socket errors reported so far (ICMP unreachable, failed sends)."""
+        return self._rtp_protocol.errors + self._rtcp_protocol.errors
+
+    def send_rtp(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        """Send one datagram from the RTP port."""
+        self._rtp_transport.sendto(data, addr)
+
+    def send_rtcp(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        """Send one datagram from the RTCP port."""
+        self._rtcp_transport.sendto(data, addr)
+
+    def close(self) -> None:
+        """Close both sockets now, dropping anything unsent; safe to call more than once."""
+        if self._closing:
+            return
+        self._closing = True
+        # abort, not close: a queued media packet is worthless once the leg is gone,
+        # and close would keep the socket (and its ports) until the queue drained.
+        try:
+            self._rtp_transport.abort()
+        finally:
+            self._rtcp_transport.abort()
+
+    async def wait_closed(self) -> None:
+        """Wait until both sockets are closed and the ports are back in the pool."""
+        await asyncio.gather(self._rtp_protocol.closed, self._rtcp_protocol.closed)
+
+    def __repr__(self) -> str:
+        return f"<RtpSocketPair {self.host}:{self.rtp_port}/{self.rtcp_port}>"
