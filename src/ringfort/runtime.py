@@ -156,6 +156,7 @@ class Node:
                 sender=self.stack,
                 interval=reg.nat_keepalive_interval,
                 wall_clock=time.time,
+                on_flow_lost=lambda b: self.writer.binding_change_deletes([(b.number, b.contact)]),
             )
             self._keepalive = asyncio.create_task(keepalive.run(), name="nat-keepalive")
         self._ready = True

@@ -32,7 +32,7 @@ from peers import (
 
 pytestmark = pytest.mark.peers
 
-PASSWORD = {item.number: item.password for item in extensions("201", "202", "203")}
+PASSWORD = {item.number: item.password for item in extensions("201", "202", "203", "204")}
 ELSEWHERE = "127.0.0.99"  # the address a phone behind NAT writes: not where it can be reached
 
 
@@ -40,7 +40,7 @@ ELSEWHERE = "127.0.0.99"  # the address a phone behind NAT writes: not where it 
 def server(module_ringfort_factory: ServerFactory) -> RingfortServer:
     return module_ringfort_factory(
         env={"RINGFORT_REGISTRAR__NAT_KEEPALIVE_INTERVAL": "1"},
-        extensions=extensions("201", "202", "203"),
+        extensions=extensions("201", "202", "203", "204"),
     )
 
 
@@ -85,46 +85,50 @@ def test_binding_on_the_source_address_is_used_as_given_and_not_pinged(
         assert next_options(phone.client, timeout=3) is None
 
 
+def register_over_tcp(server: RingfortServer, phone: TcpSipClient, number: str) -> None:
+    """REGISTER a Contact naming another address over ``phone``'s connection, with digest."""
+    host, port = server.sip_target
+    local = phone.local
+    contact = f"<sip:{number}@{ELSEWHERE}:5099;transport=tcp>"
+
+    def register(authorization: str | None, cseq: int) -> str:
+        headers = [("Contact", contact), ("Expires", "300")]
+        if authorization:
+            headers.append(("Authorization", authorization))
+        request = build_request(
+            "REGISTER",
+            f"sip:{host}:{port}",
+            local=local,
+            transport="TCP",
+            from_uri=f"sip:{number}@{host}",
+            to_uri=f"sip:{number}@{host}",
+            call_id=f"nat-tcp-{number}",
+            cseq=cseq,
+            headers=headers,
+        )
+        assert phone.send(request)
+        reply = phone.receive_message(timeout=5)
+        assert reply is not None
+        return reply.decode()
+
+    challenge = parse_response(register(None, 1).encode())
+    assert challenge is not None
+    assert challenge.status == 401
+    authorization = digest_authorization(
+        pick_challenge(challenge),
+        username=number,
+        password=PASSWORD[number],
+        method="REGISTER",
+        uri=f"sip:{host}:{port}",
+    )
+    assert re.match(r"SIP/2\.0 200 ", register(authorization, 2))
+
+
 def test_tcp_binding_behind_nat_is_reached_over_its_own_connection(
     server: RingfortServer,
 ) -> None:
-    host, port = server.sip_target
     with TcpSipClient(server.sip_target) as phone:
-        local = phone.local
-        contact = f"<sip:202@{ELSEWHERE}:5099;transport=tcp>"
-
-        def register(authorization: str | None, cseq: int) -> str:
-            headers = [("Contact", contact), ("Expires", "300")]
-            if authorization:
-                headers.append(("Authorization", authorization))
-            request = build_request(
-                "REGISTER",
-                f"sip:{host}:{port}",
-                local=local,
-                transport="TCP",
-                from_uri=f"sip:202@{host}",
-                to_uri=f"sip:202@{host}",
-                call_id="nat-tcp-202",
-                cseq=cseq,
-                headers=headers,
-            )
-            assert phone.send(request)
-            reply = phone.receive_message(timeout=5)
-            assert reply is not None
-            return reply.decode()
-
-        challenge = parse_response(register(None, 1).encode())
-        assert challenge is not None
-        assert challenge.status == 401
-        authorization = digest_authorization(
-            pick_challenge(challenge),
-            username="202",
-            password=PASSWORD["202"],
-            method="REGISTER",
-            uri=f"sip:{host}:{port}",
-        )
-        assert re.match(r"SIP/2\.0 200 ", register(authorization, 2))
-
+        register_over_tcp(server, phone, "202")
         [binding] = server.registrations("202")
         assert binding["behind_nat"] is True
         assert binding["transport"] == "TCP"
@@ -134,3 +138,15 @@ def test_tcp_binding_behind_nat_is_reached_over_its_own_connection(
         text = ping.decode()
         assert text.startswith("OPTIONS "), text
         assert request_uri(text) == f"sip:202@{ELSEWHERE}:5099;transport=tcp"
+
+
+def test_tcp_binding_behind_nat_is_dropped_when_its_connection_closes(
+    server: RingfortServer,
+) -> None:
+    with TcpSipClient(server.sip_target) as phone:
+        register_over_tcp(server, phone, "204")
+        [binding] = server.registrations("204")
+        assert binding["behind_nat"] is True
+    # The connection is closed: behind NAT nothing can reach the phone until it
+    # registers again, so the binding goes at the next keep-alive round.
+    server.wait_for_no_registration("204")

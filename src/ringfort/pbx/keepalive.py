@@ -37,6 +37,10 @@ class RequestSender(Protocol):
         """Host and port to put in our Via and From."""
         ...
 
+    def flow_open(self, peer: Peer) -> bool:
+        """Whether the path the phone registered over still exists (its TCP connection)."""
+        ...
+
 
 def needs_keepalive(binding: Binding) -> bool:
     """Whether only the REGISTER's own path reaches this binding."""
@@ -72,8 +76,10 @@ class NatKeepalive:
         sender: RequestSender,
         interval: float,
         wall_clock: Callable[[], float],
+        on_flow_lost: Callable[[Binding], None],
     ) -> None:
         self._location = location
+        self._on_flow_lost = on_flow_lost
         self._sender = sender
         self._interval = interval
         self._wall = wall_clock
@@ -85,8 +91,18 @@ class NatKeepalive:
         for binding in self._location.all(self._wall()):
             if not needs_keepalive(binding):
                 continue
+            peer = target_of(binding)
+            if not self._sender.flow_open(peer):
+                # The phone's TCP connection is gone. Behind NAT it cannot be
+                # opened from our side (RFC 5626 §4.4): the binding reaches
+                # nobody until the phone registers again. Otherwise there is
+                # no mapping to keep open, so no ping.
+                if binding.behind_nat:
+                    log.info("dropping %s: its TCP connection closed", binding.contact)
+                    self._location.remove(binding.number, binding.contact)
+                    self._on_flow_lost(binding)
+                continue
             try:
-                peer = target_of(binding)
                 self._sender.send_request(keepalive_request(binding, peer, host, port), peer)
             except Exception:
                 # One odd Contact must not stop the others' keep-alives.

@@ -315,6 +315,11 @@ class SipTransport:
             address = infos[0][4]
             self._send_datagram(data, str(address[0]), int(address[1]))
 
+    def has_connection(self, host: str, port: int) -> bool:
+        """Whether a TCP connection to or from ``host:port`` is open now."""
+        connection = self._by_address.get(_address_key(host, port))
+        return connection is not None and connection.is_open
+
     def _send_stream(self, data: bytes, host: str, port: int, connection_id: int | None) -> None:
         if not self._tcp_enabled or self._closing:
             self._unsendable("TCP")

@@ -88,6 +88,13 @@ class SipStack:
         self._pump()
         return handle
 
+    def flow_open(self, peer: Peer) -> bool:
+        """Whether ``peer`` is still reachable the way it reached us.
+
+        Always true for UDP; for TCP, whether the connection is still open.
+        """
+        return peer.transport != "TCP" or self.transport.has_connection(peer.host, peer.port)
+
     def sent_by(self) -> tuple[str, int]:
         """Our host and port as they go into a Via header."""
         return self.transport.via_host, self.transport.via_port
