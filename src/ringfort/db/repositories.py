@@ -101,7 +101,7 @@ class ExtensionRepository:
     async def passwords(self) -> dict[str, str]:
         """Every extension's SIP password by number (the registrar's snapshot)."""
         result = await self._session.execute(select(Extension.number, Extension.sip_password))
-        return dict(result.tuples().all())
+        return {row[0]: row[1] for row in result}
 
     async def change_stamp(self) -> tuple[int, datetime | None]:
         """Changes whenever an extension is added, removed or updated.

@@ -86,8 +86,12 @@ class SqlExtensionDirectory:
         """Hold every extension's credentials in memory; returns how many."""
         async with self._db.session() as session:
             repository = ExtensionRepository(session=session)
-            stamp = await repository.change_stamp()
-            passwords = await repository.passwords()
+            return await self._load_snapshot(repository, await repository.change_stamp())
+
+    async def _load_snapshot(
+        self, repository: ExtensionRepository, stamp: tuple[int, datetime | None]
+    ) -> int:
+        passwords = await repository.passwords()
         self._snapshot = {n: Credentials(n, pw) for n, pw in passwords.items()}
         self._stamp = stamp
         self._checked_at = self._monotonic()
@@ -103,10 +107,11 @@ class SqlExtensionDirectory:
 
     async def _refresh_if_changed(self) -> None:
         async with self._db.session() as session:
-            stamp = await ExtensionRepository(session=session).change_stamp()
-        if stamp != self._stamp:
-            await self.preload()
-            self._cache.clear()
+            repository = ExtensionRepository(session=session)
+            stamp = await repository.change_stamp()
+            if stamp != self._stamp:
+                await self._load_snapshot(repository, stamp)
+                self._cache.clear()
 
     def _refresh_done(self, task: asyncio.Task[None]) -> None:
         self._refresh = None

@@ -234,3 +234,31 @@ async def test_an_overlong_block_reason_is_cut_not_lost(db: Database) -> None:
 
     (block,) = await store.load_blocks()
     assert block.reason == "r" * 255
+
+
+async def test_preloaded_snapshot_answers_without_queries_and_follows_changes(
+    db: Database, queries: list[str]
+) -> None:
+    service = ExtensionService(db=db)
+    await service.add("101", "Alice", "first-password")
+    clock = FakeMonotonic()
+    directory = SqlExtensionDirectory(db=db, monotonic=clock, refresh_interval=1.0)
+    assert await directory.preload() == 1
+
+    queries.clear()
+    for _ in range(50):
+        assert await directory.credentials("101") == Credentials("101", "first-password")
+    assert queries == []
+
+    await service.set_password("101", "second-password")
+    await service.add("102", "Bob", "bob-password")
+    clock.now += 1.5
+    # The stale snapshot answers while the change check runs behind it.
+    assert await directory.credentials("101") == Credentials("101", "first-password")
+    for _ in range(200):  # the check finishes within a few loop turns; bounded anyway
+        if await directory.credentials("101") != Credentials("101", "first-password"):
+            break
+        await asyncio.sleep(0.01)
+    assert await directory.credentials("101") == Credentials("101", "second-password")
+    assert await directory.credentials("102") == Credentials("102", "bob-password")
+    await directory.close()
