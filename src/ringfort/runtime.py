@@ -15,22 +15,31 @@ import secrets
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 from ringfort.api.app import create_app
 from ringfort.api.server import HttpServer
+from ringfort.bus import EventBus
 from ringfort.errors import RingfortError
+from ringfort.media.relay import RelayEngine
+from ringfort.pbx.b2bua import B2bua, CallLimits
+from ringfort.pbx.call_events import CallEnded
 from ringfort.pbx.core import PbxCore
 from ringfort.pbx.guard import AuthGuard
 from ringfort.pbx.keepalive import NatKeepalive
 from ringfort.pbx.location import LocationService
 from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
+from ringfort.services.cdr_writer import CdrWriter
 from ringfort.services.database import Database
 from ringfort.services.extensions import ExtensionService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
 from ringfort.settings import Settings
+from ringfort.sip.address import Peer
 from ringfort.sip.auth import Algorithm, DigestAuthenticator, NonceService
+from ringfort.sip.events import ClientHandle, ServerHandle
+from ringfort.sip.message import Request, Response
 from ringfort.sip.transaction import TransactionLayer
 from ringfort.transport.stack import SipStack
 
@@ -68,6 +77,18 @@ class Node:
         self.binding_store = SqlBindingStore(db=self.db)
         self.block_store = SqlBlockStore(db=self.db)
         self.writer = StoreWriter(bindings=self.binding_store, blocks=self.block_store)
+        self.bus = EventBus()
+        self.cdr_writer = CdrWriter(db=self.db)
+        self.bus.subscribe(CallEnded, self.cdr_writer.on_call_ended)
+        media = settings.media
+        self.media = RelayEngine(
+            host=media.address or settings.sip.address.host,
+            port_low=media.port_low,
+            port_high=media.port_high,
+            # 0 turns the timeout off; the engine then never reports a leg idle.
+            rtp_timeout=media.rtp_timeout if media.rtp_timeout > 0 else float("inf"),
+        )
+        self.calls: B2bua | None = None
         self.stack: SipStack | None = None
         self.http: HttpServer | None = None
         self.core: PbxCore | None = None
@@ -124,7 +145,23 @@ class Node:
             ),
             on_change=self.writer.binding_change,
         )
-        self.core = PbxCore(registrar=registrar)
+        calls = settings.calls
+        self.cdr_writer.start()
+        self.calls = B2bua(
+            sender=_LateSender(self),
+            authorizer=authorizer,
+            directory=self.directory,
+            location=self.location,
+            media=self.media,
+            bus=self.bus,
+            limits=CallLimits(
+                ring_timeout=calls.ring_timeout,
+                max_calls=calls.max_calls,
+                max_calls_per_extension=calls.max_calls_per_extension,
+            ),
+            media_address=settings.media.address,
+        )
+        self.core = PbxCore(registrar=registrar, calls=self.calls)
         sip = settings.sip
         address = sip.address
         self.stack = SipStack(
@@ -144,7 +181,11 @@ class Node:
         if settings.http.enabled:
             http = settings.http.address
             self.http = HttpServer(
-                app=create_app(status=StatusService(db=self.db), sip_ready=lambda: self._ready),
+                app=create_app(
+                    status=StatusService(db=self.db),
+                    sip_ready=lambda: self._ready,
+                    live=self.live_status,
+                ),
                 host=http.host,
                 port=http.port,
             )
@@ -162,11 +203,26 @@ class Node:
         self._ready = True
         return created
 
+    def live_status(self) -> dict[str, Any]:
+        """What only the running process knows: calls in progress, media ports in use."""
+        pool = self.media.port_pool
+        return {
+            "calls": {"active": self.calls.active if self.calls is not None else 0},
+            "media": {
+                "legs": self.media.leg_count,
+                "ports_in_use": pool.in_use,
+                "port_capacity": pool.capacity,
+            },
+        }
+
     async def stop(self) -> None:
         """Stop in reverse order of start; pending writes are flushed."""
         self._ready = False
         if self.http is not None:
             await self.http.stop()
+        if self.calls is not None and self.stack is not None:
+            # Calls end with a BYE (and a CDR) while SIP is still up.
+            await self.calls.close()
         for task in (self._keepalive, self._housekeeping):
             if task is not None:
                 task.cancel()
@@ -176,6 +232,8 @@ class Node:
             await self.stack.close()
         if self.core is not None:
             await self.core.drain()
+        await self.media.close()
+        await self.cdr_writer.stop()
         await self.writer.stop()
         if self.directory is not None:
             await self.directory.close()
@@ -193,8 +251,42 @@ class Node:
                 for address in self.guard.expire(now):
                     log.info("block of %s ended", address)
                     self.writer.unblock(address)
+                if self.calls is not None and self.settings.media.rtp_timeout > 0:
+                    self.calls.check_media(time.monotonic())
             except Exception:
                 log.exception("housekeeping failed")
+
+
+class _LateSender:
+    """The SIP stack as the B2BUA sees it; the stack is built after the B2BUA."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    @property
+    def _stack(self) -> SipStack:
+        stack = self._node.stack
+        if stack is None:
+            raise RuntimeError("the SIP stack is not started")
+        return stack
+
+    def send_response(self, handle: ServerHandle, response: Response) -> None:
+        self._stack.send_response(handle, response)
+
+    def send_request(self, request: Request, peer: Peer) -> ClientHandle:
+        return self._stack.send_request(request, peer)
+
+    def send_stateless(self, message: Request | Response, peer: Peer) -> None:
+        self._stack.send_stateless(message, peer)
+
+    def sent_by(self) -> tuple[str, int]:
+        return self._stack.sent_by()
+
+    def flow_open(self, peer: Peer) -> bool:
+        return self._stack.flow_open(peer)
+
+    def find_invite_server(self, cancel: Request) -> ServerHandle | None:
+        return self._stack.find_invite_server(cancel)
 
 
 async def serve(settings: Settings, *, demo: bool = False) -> None:

@@ -83,6 +83,29 @@ class SecuritySettings(BaseModel):
         return value
 
 
+class CallSettings(BaseModel):
+    """Calls between extensions: how long they ring, how many there may be."""
+
+    ring_timeout: float = 60.0
+    """Seconds a call rings unanswered before the caller gets 480 (``NO ANSWER``)."""
+    max_calls: int = 1000
+    """Concurrent calls in the whole system; further INVITEs get 503."""
+    max_calls_per_extension: int = 8
+    """Concurrent calls one extension may make or receive; further INVITEs get 503."""
+
+
+class MediaSettings(BaseModel):
+    """The built-in RTP relay."""
+
+    address: str | None = None
+    """Address RTP is received on and written into SDP; default: the SIP listen address."""
+    port_low: Annotated[int, Field(ge=1024, le=65534)] = 10000
+    port_high: Annotated[int, Field(ge=1025, le=65535)] = 20000
+    """RTP uses even ports from port_low, RTCP the odd port above each; both stay <= port_high."""
+    rtp_timeout: float = 60.0
+    """An answered call with no RTP from a phone for this many seconds is hung up; 0: never."""
+
+
 class _Listener(BaseModel):
     """Something that listens on ``HOST:PORT``, checked when the settings load."""
 
@@ -144,6 +167,8 @@ class Settings(BaseSettings):
     http: HttpSettings = HttpSettings()
     registrar: RegistrarSettings = RegistrarSettings()
     security: SecuritySettings = SecuritySettings()
+    calls: CallSettings = CallSettings()
+    media: MediaSettings = MediaSettings()
 
     @property
     def effective_database_url(self) -> str:

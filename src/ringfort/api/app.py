@@ -17,8 +17,17 @@ from ringfort import __version__
 from ringfort.services.status import StatusService
 
 
-def create_app(*, status: StatusService, sip_ready: Callable[[], bool]) -> FastAPI:
-    """Build the FastAPI app around the services of one running node."""
+def create_app(
+    *,
+    status: StatusService,
+    sip_ready: Callable[[], bool],
+    live: Callable[[], dict[str, Any]] | None = None,
+) -> FastAPI:
+    """Build the FastAPI app around the services of one running node.
+
+    ``live`` gives what only the running process knows (calls in progress,
+    media ports in use); it is merged into ``/api/v1/status``.
+    """
     app = FastAPI(
         title="Ringfort",
         version=__version__,
@@ -42,7 +51,8 @@ def create_app(*, status: StatusService, sip_ready: Callable[[], bool]) -> FastA
 
     @app.get("/api/v1/status", tags=["status"])
     async def system_status() -> dict[str, Any]:
-        """Registrations and blocked addresses, as ``ringfort status --json`` shows them."""
+        """Registrations and blocked addresses, as ``ringfort status --json`` shows them,
+        plus calls in progress and media ports in use."""
         now = time.time()
         registrations = await status.registrations(now)
         blocked = await status.blocked(now)
@@ -50,6 +60,7 @@ def create_app(*, status: StatusService, sip_ready: Callable[[], bool]) -> FastA
             "version": __version__,
             "registrations": [_as_dict(r) for r in registrations],
             "blocked": [_as_dict(b) for b in blocked],
+            **(live() if live is not None else {}),
         }
 
     return app

@@ -98,10 +98,12 @@ class ExtensionRepository:
         )
         return result.all()
 
-    async def passwords(self) -> dict[str, str]:
-        """Every extension's SIP password by number (the registrar's snapshot)."""
-        result = await self._session.execute(select(Extension.number, Extension.sip_password))
-        return {row[0]: row[1] for row in result}
+    async def passwords(self) -> dict[str, tuple[str, str]]:
+        """Every extension's SIP password and name by number (the call core's snapshot)."""
+        result = await self._session.execute(
+            select(Extension.number, Extension.sip_password, Extension.name)
+        )
+        return {row[0]: (row[1], row[2]) for row in result}
 
     async def change_stamp(self) -> tuple[int, datetime | None]:
         """Changes whenever an extension is added, removed or updated.

@@ -1,8 +1,9 @@
 """The server core: what Ringfort does with each SIP request it receives.
 
-It takes the transaction layer's events, hands REGISTER to the registrar,
-answers OPTIONS itself, and refuses what is not built yet with the right
-status, so a phone never waits on a request nobody will answer.
+It takes the transaction layer's events, hands REGISTER to the registrar and
+calls (INVITE and everything within a dialog) to the B2BUA, answers OPTIONS
+itself, and refuses what is not built yet with the right status, so a phone
+never waits on a request nobody will answer.
 """
 
 from __future__ import annotations
@@ -13,9 +14,20 @@ import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
+from ringfort.pbx.b2bua import B2bua
 from ringfort.pbx.registrar import ALLOW, Registrar
 from ringfort.sip.address import Peer
-from ringfort.sip.events import Event, RequestReceived
+from ringfort.sip.events import (
+    AckReceived,
+    ClientHandle,
+    Event,
+    RequestReceived,
+    ResponseReceived,
+    StrayResponse,
+    TransactionTerminated,
+    TransactionTimedOut,
+    TransportFailed,
+)
 from ringfort.sip.message import Request, Response, make_response
 from ringfort.sip.transaction import ServerHandle
 
@@ -39,10 +51,12 @@ class PbxCore:
         self,
         *,
         registrar: Registrar,
+        calls: B2bua | None = None,
         wall_clock: Callable[[], float] = time.time,
         server_header: str = "Ringfort",
     ) -> None:
         self._registrar = registrar
+        self._calls = calls
         self._wall = wall_clock
         self._server_header = server_header
         self._responder: Responder | None = None
@@ -57,23 +71,46 @@ class PbxCore:
         match event:
             case RequestReceived(transaction=handle, request=request, peer=peer):
                 self._on_request(handle, request, peer)
+            case _ if self._calls is None:
+                pass
+            case ResponseReceived(transaction=handle, response=response):
+                self._calls.on_response(handle, response)
+            case AckReceived(request=request):
+                self._calls.on_ack(request)
+            case StrayResponse(response=response):
+                self._calls.on_stray_response(response)
+            case TransactionTimedOut(transaction=ClientHandle() as handle):
+                self._calls.on_client_failure(handle, 408)
+            case TransportFailed(transaction=ClientHandle() as handle):
+                self._calls.on_client_failure(handle, 503)
+            case TransactionTerminated(transaction=ClientHandle() as handle):
+                self._calls.on_terminated(handle)
+            case TransactionTerminated(transaction=ServerHandle() as handle):
+                self._calls.on_server_terminated(handle)
             case _:
-                # Responses, time-outs and ACKs matter once the core places
-                # calls; until then there is nothing to do with them.
                 pass
 
     def _on_request(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
         method = request.method
+        calls = self._calls
         if method == "REGISTER":
             self._spawn(self._register(handle, request, peer))
-        elif method == "OPTIONS":
-            self._answer(handle, self._options(request))
         elif method == "ACK":
             pass  # ACK is never answered (RFC 3261 §17.2.3)
+        elif calls is not None and method != "CANCEL" and request.to.tag is not None:
+            calls.on_in_dialog(handle, request, peer)
+        elif method == "OPTIONS":
+            self._answer(handle, self._options(request))
+        elif calls is not None and method == "INVITE":
+            calls.on_invite(handle, request, peer)
+        elif calls is not None and method == "CANCEL":
+            calls.on_cancel(handle, request)
+        elif method in ("BYE", "INFO", "UPDATE", "PRACK"):
+            # RFC 3261 §12.2.2: these belong to a dialog; without a To tag there is none.
+            self._answer(handle, make_response(request, 481, "Call/Transaction Does Not Exist"))
         elif method == "CANCEL":
-            # Nothing we run can be cancelled yet.
             self._answer(handle, make_response(request, 481))
-        elif method in ("INVITE", "BYE", "INFO", "UPDATE", "REFER", "NOTIFY", "SUBSCRIBE", "PRACK"):
+        elif method in ("INVITE", "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE"):
             response = make_response(request, 501, "Not Implemented")
             response.headers.set("Allow", ALLOW)
             self._answer(handle, response)

@@ -111,6 +111,11 @@ def target_of(binding: Binding) -> Peer:
         # address reaches it; for TCP the transport reuses the open
         # connection from that address and port.
         return Peer(binding.transport, binding.source_host, binding.source_port)
+    return contact_target(binding)
+
+
+def contact_target(binding: Binding) -> Peer:
+    """The address the binding's Contact URI names itself (RFC 3263 without DNS)."""
     contact = URI.parse(binding.contact)
     transport = contact.transport.upper()
     port = contact.port or (5061 if contact.scheme == "sips" else 5060)

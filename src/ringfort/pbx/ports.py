@@ -39,6 +39,8 @@ class Credentials:
 
     number: str
     password: str
+    name: str = ""
+    """The extension's display name: the caller ID name of its calls."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 # (PostgreSQL's on (number, contact)) cannot hold arbitrary lengths.
 MAX_CONTACT_LENGTH = 1024
 
-# What this node answers today; grows as calls and features land.
-ALLOW = "OPTIONS, REGISTER, ACK, CANCEL"
+# What this node answers today; grows as features land.
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,8 +53,8 @@ class BindingChange:
 class Authorizer:
     """Digest authentication of requests, with blocking of guessing addresses.
 
-    Shared by the registrar and (later) by INVITE handling, so that every
-    failure from an address counts towards the same block.
+    Shared by the registrar (401, RFC 3261 §22.2) and call set-up (407, §22.3),
+    so that every failure from an address counts towards the same block.
     """
 
     def __init__(
@@ -70,24 +70,27 @@ class Authorizer:
         self._guard = guard
         self._on_block = on_block
 
-    def challenge(self, request: Request, now: float, *, stale: bool = False) -> Response:
-        """A 401 carrying one WWW-Authenticate per algorithm we accept."""
-        response = make_response(request, 401, to_tag=_new_tag())
+    def challenge(
+        self, request: Request, now: float, *, stale: bool = False, proxy: bool = False
+    ) -> Response:
+        """A 401 (or, with ``proxy``, a 407) carrying one challenge per algorithm we accept."""
+        response = make_response(request, 407 if proxy else 401, to_tag=_new_tag())
+        name = "Proxy-Authenticate" if proxy else "WWW-Authenticate"
         for value in self._authenticator.challenge(now, stale=stale):
-            response.headers.add("WWW-Authenticate", value)
+            response.headers.add(name, value)
         return response
 
     async def authenticate(
-        self, request: Request, source: Peer, now: float
+        self, request: Request, source: Peer, now: float, *, proxy: bool = False
     ) -> tuple[str | None, Response | None]:
-        """Check the request's Authorization.
+        """Check the request's Authorization (Proxy-Authorization with ``proxy``).
 
         Returns ``(username, None)`` when it is authentic, or ``(None,
-        response)`` with the 401/403/400 to answer otherwise.
+        response)`` with the 401/407/403/400 to answer otherwise.
         """
-        header = request.headers.get("Authorization")
+        header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
         if header is None:
-            return None, self.challenge(request, now)
+            return None, self.challenge(request, now, proxy=proxy)
         try:
             parsed = AuthHeader.parse(header)
             if parsed.scheme.lower() != "digest":
@@ -108,7 +111,7 @@ class Authorizer:
             self._guard.record_success(source.host)
             return credentials.username, None
         if result is AuthResult.STALE:
-            return None, self.challenge(request, now, stale=True)
+            return None, self.challenge(request, now, stale=True, proxy=proxy)
         self._fail(source, now, f"wrong password for {credentials.username!r}")
         return None, make_response(request, 403, to_tag=_new_tag())
 

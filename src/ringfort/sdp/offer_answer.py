@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,8 +28,10 @@ __all__ = [
     "NegotiatedCodec",
     "answer",
     "answer_direction",
+    "has_live_audio",
     "is_hold",
     "negotiated_codecs",
+    "relayed",
 ]
 
 
@@ -176,6 +179,102 @@ def answer(
         timing=(Timing(),),
         media=tuple(lines),
     )
+
+
+# Attributes that describe the phone's own transport (ICE, DTLS-SRTP, SDES, muxing, RTP
+# extensions): meaningless once media is anchored on a relay that speaks plain RTP/AVP.
+_TRANSPORT_ATTRIBUTES = frozenset(
+    {
+        "candidate",
+        "remote-candidates",
+        "end-of-candidates",
+        "ice-ufrag",
+        "ice-pwd",
+        "ice-options",
+        "ice-lite",
+        "ice-mismatch",
+        "crypto",
+        "fingerprint",
+        "setup",
+        "rtcp-mux",
+        "rtcp-rsize",
+        "rtcp-fb",
+        "extmap",
+        "ssrc",
+        "ssrc-group",
+        "mid",
+        "msid",
+        "group",
+        "msid-semantic",
+    }
+)
+
+
+def relayed(
+    sdp: SessionDescription,
+    *,
+    supported: Sequence[Codec],
+    address: str,
+    port: int,
+    rtcp_port: int,
+    origin: Origin,
+) -> SessionDescription:
+    """``sdp`` as passed on by a media relay: the same offer or answer, aimed at the relay.
+
+    The first live audio line over RTP/AVP that has a voice codec in ``supported`` keeps
+    those codecs only (the sender's payload type numbers, order, ``a=fmtp``, ``a=ptime``
+    and direction) and points at ``address:port`` with RTCP on ``rtcp_port``; every other
+    line is refused with port 0, so the line count, which an answer must keep (RFC 3264
+    §6), is unchanged. Transport attributes the relay does not speak (ICE, DTLS, SDES,
+    rtcp-mux) are removed; ``origin`` replaces the sender's ``o=`` line (the relay is the
+    originator now, RFC 4566 §5.2). A description with no usable line has every port 0
+    (see ``has_live_audio``).
+    """
+    lines: list[MediaDescription] = []
+    chosen = False
+    for offered in sdp.media:
+        common = _common_formats(offered, supported)
+        usable = (
+            not chosen
+            and offered.port != 0
+            and offered.media == "audio"
+            and offered.proto.upper() == "RTP/AVP"
+            and any(not codec.is_auxiliary for _, codec in common)
+        )
+        if not usable:
+            lines.append(_rejected(offered))
+            continue
+        chosen = True
+        kept = {payload_type for payload_type, _ in common}
+        attributes = tuple(
+            attribute
+            for attribute in offered.attributes
+            if attribute.name not in _TRANSPORT_ATTRIBUTES
+            and not (
+                attribute.name in ("rtpmap", "fmtp")
+                and (attribute.value or "").partition(" ")[0] not in kept
+            )
+        )
+        # Static types need no rtpmap, but a phone that named one expects it back.
+        stream = dataclasses.replace(
+            offered,
+            formats=tuple(fmt for fmt in offered.formats if fmt in kept),
+            attributes=attributes,
+            port_count=None,
+        )
+        lines.append(stream.with_address(address, port, rtcp_port))
+    session = dataclasses.replace(
+        sdp,
+        media=tuple(lines),
+        attributes=tuple(a for a in sdp.attributes if a.name not in _TRANSPORT_ATTRIBUTES),
+    ).with_session_address(address)
+    return dataclasses.replace(session, origin=origin)
+
+
+def has_live_audio(sdp: SessionDescription) -> bool:
+    """Whether any line of ``sdp`` is live (port not 0); a relayed description with none
+    means the two sides share no codec."""
+    return any(media.port != 0 for media in sdp.media)
 
 
 def negotiated_codecs(

@@ -74,6 +74,69 @@ def _require_aware(value: datetime, field: str) -> None:
         raise ValidationError(f"{field} must be a timezone-aware time", field=field)
 
 
+def build_cdr(
+    *,
+    uniqueid: str,
+    linkedid: str,
+    src: str,
+    dst: str,
+    clid: str,
+    start: datetime,
+    end: datetime,
+    disposition: CdrDisposition | str,
+    answer: datetime | None = None,
+    hangup_by: HangupBy | str | None = None,
+    recording: str | None = None,
+) -> Cdr:
+    """A validated, not yet stored record of one call leg, with ``duration`` and ``billsec``.
+
+    Raises :class:`ValidationError` for inconsistent times or unknown values.
+    """
+    try:
+        disposition = CdrDisposition(disposition)
+    except ValueError:
+        raise ValidationError(
+            f"disposition must be one of {', '.join(CdrDisposition)}", field="disposition"
+        ) from None
+    try:
+        hangup_by = None if hangup_by is None else HangupBy(hangup_by)
+    except ValueError:
+        raise ValidationError(
+            f"hangup_by must be one of {', '.join(HangupBy)}", field="hangup_by"
+        ) from None
+    _require_aware(start, "start")
+    _require_aware(end, "end")
+    if end < start:
+        raise ValidationError("end must not be before start", field="end")
+    if answer is not None:
+        _require_aware(answer, "answer")
+        if not start <= answer <= end:
+            raise ValidationError("answer must be between start and end", field="answer")
+    if disposition is CdrDisposition.ANSWERED and answer is None:
+        raise ValidationError("an ANSWERED record needs an answer time", field="answer")
+    for name, value in (("uniqueid", uniqueid), ("linkedid", linkedid)):
+        if not 1 <= len(value) <= CDR_ID_LENGTH:
+            raise ValidationError(f"{name} must be 1 to {CDR_ID_LENGTH} characters", field=name)
+
+    return Cdr(
+        uniqueid=uniqueid,
+        linkedid=linkedid,
+        # Caller IDs come from the network and may be anything; as Asterisk
+        # does, keep what fits rather than lose the record.
+        src=src[:CDR_PARTY_LENGTH],
+        dst=dst[:CDR_PARTY_LENGTH],
+        clid=clid[:CDR_CLID_LENGTH],
+        start=start,
+        answer=answer,
+        end=end,
+        duration=whole_seconds(end - start),
+        billsec=0 if answer is None else whole_seconds(end - answer),
+        disposition=disposition.value,
+        hangup_by=None if hangup_by is None else hangup_by.value,
+        recording=recording,
+    )
+
+
 class CdrService:
     """Stores and lists call detail records."""
 
@@ -112,47 +175,17 @@ class CdrService:
         Raises :class:`ValidationError` for inconsistent times or unknown
         values and :class:`ConflictError` when ``uniqueid`` is already stored.
         """
-        try:
-            disposition = CdrDisposition(disposition)
-        except ValueError:
-            raise ValidationError(
-                f"disposition must be one of {', '.join(CdrDisposition)}", field="disposition"
-            ) from None
-        try:
-            hangup_by = None if hangup_by is None else HangupBy(hangup_by)
-        except ValueError:
-            raise ValidationError(
-                f"hangup_by must be one of {', '.join(HangupBy)}", field="hangup_by"
-            ) from None
-        _require_aware(start, "start")
-        _require_aware(end, "end")
-        if end < start:
-            raise ValidationError("end must not be before start", field="end")
-        if answer is not None:
-            _require_aware(answer, "answer")
-            if not start <= answer <= end:
-                raise ValidationError("answer must be between start and end", field="answer")
-        if disposition is CdrDisposition.ANSWERED and answer is None:
-            raise ValidationError("an ANSWERED record needs an answer time", field="answer")
-        for name, value in (("uniqueid", uniqueid), ("linkedid", linkedid)):
-            if not 1 <= len(value) <= CDR_ID_LENGTH:
-                raise ValidationError(f"{name} must be 1 to {CDR_ID_LENGTH} characters", field=name)
-
-        cdr = Cdr(
+        cdr = build_cdr(
             uniqueid=uniqueid,
             linkedid=linkedid,
-            # Caller IDs come from the network and may be anything; as Asterisk
-            # does, keep what fits rather than lose the record.
-            src=src[:CDR_PARTY_LENGTH],
-            dst=dst[:CDR_PARTY_LENGTH],
-            clid=clid[:CDR_CLID_LENGTH],
+            src=src,
+            dst=dst,
+            clid=clid,
             start=start,
-            answer=answer,
             end=end,
-            duration=whole_seconds(end - start),
-            billsec=0 if answer is None else whole_seconds(end - answer),
-            disposition=disposition.value,
-            hangup_by=None if hangup_by is None else hangup_by.value,
+            disposition=disposition,
+            answer=answer,
+            hangup_by=hangup_by,
             recording=recording,
         )
         async with self._db.session() as session:

@@ -92,7 +92,7 @@ class SqlExtensionDirectory:
         self, repository: ExtensionRepository, stamp: tuple[int, datetime | None]
     ) -> int:
         passwords = await repository.passwords()
-        self._snapshot = {n: Credentials(n, pw) for n, pw in passwords.items()}
+        self._snapshot = {n: Credentials(n, pw, name) for n, (pw, name) in passwords.items()}
         self._stamp = stamp
         self._checked_at = self._monotonic()
         return len(passwords)
@@ -145,7 +145,11 @@ class SqlExtensionDirectory:
     async def _load(self, number: str, generation: int) -> Credentials | None:
         async with self._db.session() as session:
             extension = await ExtensionRepository(session=session).get(number)
-        found = None if extension is None else Credentials(number, extension.sip_password)
+        found = (
+            None
+            if extension is None
+            else Credentials(number, extension.sip_password, extension.name)
+        )
         if generation == self._generation:
             self._remember(number, found)
         return found

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 from ringfort.sip.address import Peer
-from ringfort.sip.events import Event
+from ringfort.sip.events import ClientHandle, Event
 from ringfort.sip.message import Request, Response
 from ringfort.sip.transaction import ServerHandle, TransactionLayer
 from ringfort.transport.sip import SipTransport
@@ -49,6 +49,7 @@ class SipStack:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._pumping = False
         self.transport = SipTransport(
             host=host,
             port=port,
@@ -82,11 +83,15 @@ class SipStack:
         self._layer.send_response(handle, response, self.now())
         self._pump()
 
-    def send_request(self, request: Request, peer: Peer) -> object:
+    def send_request(self, request: Request, peer: Peer) -> ClientHandle:
         """Start a client transaction; its responses come back as events."""
         handle = self._layer.send_request(request, peer, self.now())
         self._pump()
         return handle
+
+    def find_invite_server(self, cancel: Request) -> ServerHandle | None:
+        """The INVITE server transaction a CANCEL names, if it still exists (RFC 3261 §9.2)."""
+        return self._layer.find_invite_server(cancel)
 
     def flow_open(self, peer: Peer) -> bool:
         """Whether ``peer`` is still reachable the way it reached us.
@@ -128,11 +133,20 @@ class SipStack:
         layer = self._layer
         for message, peer in layer.outgoing():
             self.transport.send(message, peer)
-        while (event := layer.next_event()) is not None:
-            try:
-                self._on_event(event)
-            except Exception:
-                log.exception("event handler failed for %s", type(event).__name__)
+        if self._pumping:
+            # Called from an event handler that sent something: it is on the wire
+            # now, in order; the outer pump delivers the remaining events, so a
+            # handler never sees the next event before it has finished.
+            return
+        self._pumping = True
+        try:
+            while (event := layer.next_event()) is not None:
+                try:
+                    self._on_event(event)
+                except Exception:
+                    log.exception("event handler failed for %s", type(event).__name__)
+        finally:
+            self._pumping = False
         # Handlers may have answered synchronously; transmit that too.
         for message, peer in layer.outgoing():
             self.transport.send(message, peer)

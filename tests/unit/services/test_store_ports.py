@@ -60,7 +60,7 @@ async def test_credentials_of_an_extension_and_of_none(db: Database) -> None:
     await ExtensionService(db=db).add("101", "Alice", "secret-101")
     directory = SqlExtensionDirectory(db=db)
 
-    assert await directory.credentials("101") == Credentials("101", "secret-101")
+    assert await directory.credentials("101") == Credentials("101", "secret-101", "Alice")
     assert await directory.credentials("999") is None
 
 
@@ -81,8 +81,8 @@ async def test_credentials_are_cached_for_the_ttl_then_reloaded(
     clock.now += 0.2
     reloaded = await directory.credentials("101")
 
-    assert cached == Credentials("101", "first-password")
-    assert reloaded == Credentials("101", "second-password")
+    assert cached == Credentials("101", "first-password", "Alice")
+    assert reloaded == Credentials("101", "second-password", "Alice")
     assert len(queries) == 1
 
 
@@ -103,7 +103,7 @@ async def test_invalidate_makes_a_change_visible_at_once(db: Database) -> None:
 
     await service.add("101", "Alice", "secret-101")
 
-    assert await directory.credentials("101") == Credentials("101", "secret-101")
+    assert await directory.credentials("101") == Credentials("101", "secret-101", "Alice")
 
 
 async def test_concurrent_lookups_of_one_number_share_one_query(
@@ -115,7 +115,7 @@ async def test_concurrent_lookups_of_one_number_share_one_query(
 
     results = await asyncio.gather(*(directory.credentials("101") for _ in range(200)))
 
-    assert set(results) == {Credentials("101", "secret-101")}
+    assert set(results) == {Credentials("101", "secret-101", "Alice")}
     assert len(queries) == 1
 
 
@@ -152,7 +152,7 @@ async def test_a_cancelled_caller_does_not_cancel_the_others(db: Database) -> No
 
     impatient.cancel()
 
-    assert await patient == Credentials("101", "secret-101")
+    assert await patient == Credentials("101", "secret-101", "Alice")
     assert impatient.cancelled()
 
 
@@ -247,18 +247,18 @@ async def test_preloaded_snapshot_answers_without_queries_and_follows_changes(
 
     queries.clear()
     for _ in range(50):
-        assert await directory.credentials("101") == Credentials("101", "first-password")
+        assert await directory.credentials("101") == Credentials("101", "first-password", "Alice")
     assert queries == []
 
     await service.set_password("101", "second-password")
     await service.add("102", "Bob", "bob-password")
     clock.now += 1.5
     # The stale snapshot answers while the change check runs behind it.
-    assert await directory.credentials("101") == Credentials("101", "first-password")
+    assert await directory.credentials("101") == Credentials("101", "first-password", "Alice")
     for _ in range(200):  # the check finishes within a few loop turns; bounded anyway
-        if await directory.credentials("101") != Credentials("101", "first-password"):
+        if await directory.credentials("101") != Credentials("101", "first-password", "Alice"):
             break
         await asyncio.sleep(0.01)
-    assert await directory.credentials("101") == Credentials("101", "second-password")
-    assert await directory.credentials("102") == Credentials("102", "bob-password")
+    assert await directory.credentials("101") == Credentials("101", "second-password", "Alice")
+    assert await directory.credentials("102") == Credentials("102", "bob-password", "Bob")
     await directory.close()

@@ -1,0 +1,1003 @@
+"""The back-to-back user agent: calls between extensions, with media anchored on the relay.
+
+Each call is two dialogs: the caller's INVITE is answered by us (the caller
+leg), and we send our own INVITE to every registered phone of the callee (the
+forks; the one that answers becomes the callee leg). Every SDP crossing is
+rewritten to point at the media engine, so RTP flows phone -> Ringfort ->
+phone. In-dialog requests (re-INVITE, UPDATE, INFO, BYE) are passed from one
+leg to the other. Progress is published on the event bus.
+
+The transaction layer below does retransmissions of requests and failure
+responses; this module does what RFC 3261 leaves to the transaction user:
+retransmitting our 2xx until its ACK (§13.3.1.4), ACKing every 2xx we receive
+(§13.2.2.4), and cancelling forks (§9.1).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import logging
+import secrets
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from ringfort.bus import EventBus
+from ringfort.errors import RemoteProtocolError
+from ringfort.media.engine import LegMedia, MediaEngine
+from ringfort.pbx.call import (
+    TIMED_OUT,
+    Call,
+    CallState,
+    Fork,
+    Leg,
+    Outcome,
+    Relay,
+    Side,
+    failure_outcome,
+)
+from ringfort.pbx.call_events import (
+    CallAnswered,
+    CallEnded,
+    CallHeld,
+    CallResumed,
+    CallRinging,
+    CallStarted,
+    Disposition,
+    HangupBy,
+)
+from ringfort.pbx.location import LocationService, contact_target, target_of
+from ringfort.pbx.ports import Binding, ExtensionDirectory
+from ringfort.pbx.registrar import ALLOW, Authorizer
+from ringfort.sdp.offer_answer import DEFAULT_CODECS, has_live_audio, is_hold, relayed
+from ringfort.sdp.session import SessionDescription
+from ringfort.sip.address import Peer
+from ringfort.sip.dialog import Dialog, DialogKey, incoming_key
+from ringfort.sip.events import ClientHandle, ServerHandle
+from ringfort.sip.headers import NameAddr, Via
+from ringfort.sip.message import Headers, Request, Response, make_response
+from ringfort.sip.timers import T1, T2
+from ringfort.sip.transaction import new_branch
+from ringfort.sip.uri import URI
+from ringfort.transport.rtp import PortsExhaustedError
+
+log = logging.getLogger(__name__)
+
+SDP = "application/sdp"
+RETRY_AFTER = "5"
+
+
+class CallSender(Protocol):
+    """What the B2BUA needs from the SIP stack."""
+
+    def send_response(self, handle: ServerHandle, response: Response) -> None:
+        """Answer a request on its server transaction."""
+        ...
+
+    def send_request(self, request: Request, peer: Peer) -> ClientHandle:
+        """Start a client transaction; its responses come back through ``on_response``."""
+        ...
+
+    def send_stateless(self, message: Request | Response, peer: Peer) -> None:
+        """Transmit outside any transaction (an ACK of a 2xx, a 2xx retransmission)."""
+        ...
+
+    def sent_by(self) -> tuple[str, int]:
+        """Our host and port for Via and Contact."""
+        ...
+
+    def flow_open(self, peer: Peer) -> bool:
+        """Whether ``peer`` can still be reached the way it reached us."""
+        ...
+
+    def find_invite_server(self, cancel: Request) -> ServerHandle | None:
+        """The INVITE server transaction a CANCEL names, if it still exists."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallLimits:
+    """How many calls may be up at once, and how long one may ring."""
+
+    ring_timeout: float
+    max_calls: int
+    max_calls_per_extension: int
+
+
+class B2bua:
+    """Sets up, relays and tears down calls between extensions."""
+
+    def __init__(
+        self,
+        *,
+        sender: CallSender,
+        authorizer: Authorizer,
+        directory: ExtensionDirectory,
+        location: LocationService,
+        media: MediaEngine,
+        bus: EventBus,
+        limits: CallLimits,
+        media_address: str | None = None,
+        wall_clock: Callable[[], float] = time.time,
+        server_header: str = "Ringfort",
+        node_id: str | None = None,
+    ) -> None:
+        self._sender = sender
+        self._authorizer = authorizer
+        self._directory = directory
+        self._location = location
+        self._media = media
+        self._bus = bus
+        self._limits = limits
+        self._media_address = media_address
+        self._wall = wall_clock
+        self._server_header = server_header
+        self._sequence = itertools.count(1)
+        # Asterisk's uniqueid is "[systemname-]epoch.sequence"; the sequence restarts with
+        # the process, so a per-process name keeps ids unique across restarts and nodes.
+        self._node_id = node_id or secrets.token_hex(3)
+        self._calls: dict[str, Call] = {}
+        self._per_extension: dict[str, int] = {}
+        self._by_server: dict[ServerHandle, Call] = {}
+        self._by_fork: dict[ClientHandle, tuple[Call, Fork]] = {}
+        self._relays: dict[ClientHandle, Relay] = {}
+        self._by_dialog: dict[DialogKey, tuple[Call, Side]] = {}
+        self._by_media: dict[str, Call] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # -- inspection ---------------------------------------------------------------------------
+
+    @property
+    def active(self) -> int:
+        """How many calls are in progress."""
+        return len(self._calls)
+
+    def calls(self) -> list[Call]:
+        """The calls in progress."""
+        return list(self._calls.values())
+
+    # -- entry points from the SIP core ---------------------------------------------------------
+
+    def on_invite(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
+        """A new INVITE (no To tag): authenticate, route, fork."""
+        self._spawn(self._setup(handle, request, peer))
+
+    def on_in_dialog(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
+        """A request with a To tag: BYE, re-INVITE, UPDATE, INFO, ..."""
+        key = incoming_key(request)
+        found = self._by_dialog.get(key) if key is not None else None
+        if found is None:
+            # RFC 3261 §12.2.2: a request for a dialog we do not know.
+            self._reply(handle, make_response(request, 481, "Call/Transaction Does Not Exist"))
+            return
+        call, side = found
+        leg = call.leg(side)
+        assert leg.dialog is not None
+        if not leg.dialog.accept(request):
+            self._reply(handle, make_response(request, 500, "Out of order CSeq"))
+            return
+        method = request.method
+        if method == "BYE":
+            self._reply(handle, make_response(request, 200))
+            self._hang_up(call, by=side.party, cause="normal")
+        elif method == "OPTIONS":
+            response = make_response(request, 200)
+            response.headers.set("Allow", ALLOW)
+            self._reply(handle, response)
+        elif not call.answered:
+            # Early dialog requests (UPDATE before answer, PRACK) are not relayed yet.
+            self._reply(handle, make_response(request, 491 if method == "INVITE" else 403))
+        else:
+            self._relay(call, side, handle, request)
+
+    def on_ack(self, request: Request) -> None:
+        """The ACK of a 2xx we sent: stop retransmitting it."""
+        key = incoming_key(request)
+        found = self._by_dialog.get(key) if key is not None else None
+        if found is None:
+            return
+        call, side = found
+        leg = call.leg(side)
+        pending = leg.pending_2xx
+        if pending is not None and pending.cseq.number == request.cseq.number:
+            self._stop_retransmit(leg)
+
+    def on_cancel(self, handle: ServerHandle, request: Request) -> None:
+        """A CANCEL: if it names a call still ringing, end it (RFC 3261 §9.2)."""
+        invite = self._sender.find_invite_server(request)
+        call = self._by_server.get(invite) if invite is not None else None
+        if call is None or invite is None:
+            self._reply(handle, make_response(request, 481, "Call/Transaction Does Not Exist"))
+            return
+        self._reply(handle, make_response(request, 200))
+        if call.ended or call.answered:
+            return  # too late: a final response went out already
+        self._respond_to_caller(call, 487)
+        self._end(call, Disposition.CANCELLED, HangupBy.CALLER, "cancelled", 487)
+
+    def on_response(self, handle: ClientHandle, response: Response) -> None:
+        """A response to a request we sent."""
+        if (fork_entry := self._by_fork.get(handle)) is not None:
+            call, fork = fork_entry
+            self._fork_response(call, fork, response)
+        elif (relay := self._relays.get(handle)) is not None:
+            self._relay_response(handle, relay, response)
+
+    def on_stray_response(self, response: Response) -> None:
+        """A 2xx retransmission after its transaction ended: our ACK was lost; send it again."""
+        if not 200 <= response.status < 300 or response.cseq.method != "INVITE":
+            return
+        key = (response.call_id, response.from_.tag or "", response.to.tag or "")
+        found = self._by_dialog.get(key)
+        if found is None:
+            return
+        leg = found[0].leg(found[1])
+        if leg.last_ack is not None and leg.peer is not None:
+            self._sender.send_stateless(leg.last_ack, leg.peer)
+
+    def on_client_failure(self, handle: ClientHandle, status: int) -> None:
+        """A request we sent got no answer (408) or could not be sent (503)."""
+        if (fork_entry := self._by_fork.get(handle)) is not None and handle.method == "INVITE":
+            call, fork = fork_entry
+            if fork.final is None:
+                fork.final = TIMED_OUT if status == 408 else status
+                self._fork_failed(call)
+        elif (relay := self._relays.pop(handle, None)) is not None:
+            with contextlib.suppress(ValueError):
+                relay.call.relays.remove(relay)
+            if not relay.call.ended:
+                self._reply(relay.server, make_response(relay.request, 408))
+
+    def on_terminated(self, handle: ClientHandle) -> None:
+        """A client transaction is gone: forget it."""
+        self._by_fork.pop(handle, None)
+        if (relay := self._relays.pop(handle, None)) is not None:
+            with contextlib.suppress(ValueError):
+                relay.call.relays.remove(relay)
+
+    def on_server_terminated(self, handle: ServerHandle) -> None:
+        """The caller's INVITE transaction is gone."""
+        self._by_server.pop(handle, None)
+
+    def check_media(self, now: float) -> int:
+        """Hang up answered calls whose RTP stopped (``now`` on the media engine's clock).
+
+        Returns how many calls were ended.
+        """
+        ended = 0
+        for media in self._media.idle_legs(now):
+            call = self._by_media.get(media.leg_id)
+            if call is not None and call.answered:
+                log.info(
+                    "call %s: no RTP from the %s for too long", call.uniqueid, _side_of(call, media)
+                )
+                self._hang_up(call, by=HangupBy.SYSTEM, cause="rtp-timeout")
+                ended += 1
+        return ended
+
+    async def close(self) -> None:
+        """Hang up every call (at shutdown) and wait for their media to be released."""
+        for call in list(self._calls.values()):
+            if call.answered:
+                self._hang_up(call, by=HangupBy.SYSTEM, cause="shutdown")
+            else:
+                self._respond_to_caller(call, 503, retry_after=True)
+                self._cancel_forks(call)
+                self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "shutdown", 503)
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- set-up ---------------------------------------------------------------------------------
+
+    async def _setup(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
+        try:
+            await self._try_setup(handle, request, peer)
+        except Exception:
+            log.exception("INVITE from %s:%s failed", peer.host, peer.port)
+            # Every INVITE must get a final answer, or the caller rings forever.
+            call = self._by_server.get(handle)
+            if call is not None and not call.ended:
+                self._respond_to_caller(call, 500)
+                self._cancel_forks(call)
+                self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "error", 500)
+            elif call is None:
+                with contextlib.suppress(Exception):
+                    self._reply(handle, make_response(request, 500, to_tag=_new_tag()))
+
+    async def _try_setup(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
+        username, refusal = await self._authorizer.authenticate(
+            request, peer, self._wall(), proxy=True
+        )
+        if refusal is not None:
+            self._reply(handle, refusal)
+            return
+        assert username is not None
+        target = request.uri.unescaped_user if request.uri.scheme in ("sip", "sips") else None
+        start = self._now()
+        caller = await self._directory.credentials(username)
+        clid = _caller_id(request, username, caller.name if caller is not None else "")
+        uniqueid = f"{self._node_id}-{int(start.timestamp())}.{next(self._sequence)}"
+        if not target or await self._directory.credentials(target) is None:
+            self._refuse(
+                handle, request, 404, "Not Found", uniqueid, username, target or "", clid, start
+            )
+            return
+        limits = self._limits
+        if len(self._calls) >= limits.max_calls or any(
+            self._per_extension.get(number, 0) >= limits.max_calls_per_extension
+            for number in (username, target)
+        ):
+            self._refuse(
+                handle, request, 503, "Too many calls", uniqueid, username, target, clid, start
+            )
+            return
+        wall = self._wall()
+        reachable = [
+            (binding, where)
+            for binding in self._location.bindings(target, wall)
+            if (where := self._reachable(binding)) is not None
+        ]
+        if not reachable:
+            self._refuse(
+                handle,
+                request,
+                480,
+                "Temporarily Unavailable",
+                uniqueid,
+                username,
+                target,
+                clid,
+                start,
+            )
+            return
+        if not _carries_sdp(request):
+            # An INVITE without an offer (RFC 3261 §13.2.1 "late offer") is not relayed yet.
+            self._refuse(
+                handle,
+                request,
+                488,
+                "Not Acceptable Here (no SDP offer)",
+                uniqueid,
+                username,
+                target,
+                clid,
+                start,
+            )
+            return
+        try:
+            offer = SessionDescription.parse(request.body)
+        except RemoteProtocolError as error:
+            self._reply(handle, make_response(request, 400, f"Bad SDP: {error}", to_tag=_new_tag()))
+            return
+
+        try:
+            caller_media = await self._media.allocate_leg(uniqueid)
+        except PortsExhaustedError:
+            self._refuse(
+                handle, request, 503, "No media ports", uniqueid, username, target, clid, start
+            )
+            return
+        try:
+            callee_media = await self._media.allocate_leg(uniqueid)
+        except PortsExhaustedError:
+            await self._media.release(caller_media)
+            self._refuse(
+                handle, request, 503, "No media ports", uniqueid, username, target, clid, start
+            )
+            return
+        call = Call(
+            uniqueid=uniqueid,
+            src=username,
+            dst=target,
+            clid=clid,
+            start=start,
+            invite=request,
+            server=handle,
+            caller=Leg(Side.CALLER, caller_media, _session_id(), peer=peer),
+            callee=Leg(Side.CALLEE, callee_media, _session_id()),
+        )
+        self._register(call)
+        caller_dialog = Dialog.as_uas(request, _new_tag())
+        call.caller.dialog = caller_dialog
+        self._by_dialog[caller_dialog.key] = (call, Side.CALLER)
+
+        outgoing = self._rewrite(call.callee, offer)
+        if outgoing is None:
+            self._respond_to_caller(call, 488)
+            self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
+            return
+        self._take_remote(call.caller, offer)
+        self._reply(handle, make_response(request, 100))
+        self._publish(CallStarted(uniqueid, uniqueid, call.src, call.dst, clid, start))
+        for binding, fork_peer in reachable:
+            invite = self._fork_invite(call, URI.parse(binding.contact), fork_peer, outgoing)
+            fork_handle = self._sender.send_request(invite, fork_peer)
+            fork = Fork(binding, fork_peer, invite, fork_handle)
+            call.forks.append(fork)
+            self._by_fork[fork_handle] = (call, fork)
+        call.ring_timer = asyncio.get_running_loop().call_later(
+            self._limits.ring_timeout, self._ring_timeout, call
+        )
+
+    def _reachable(self, binding: Binding) -> Peer | None:
+        """Where a phone can be reached now, or None if it cannot until it registers again."""
+        peer = target_of(binding)
+        if self._sender.flow_open(peer):
+            return peer
+        if binding.behind_nat:
+            # Its TCP connection is gone and NAT keeps us from opening one (RFC 5626 §4.4).
+            return None
+        # It registered over TCP from where it listens: a new connection reaches it.
+        return contact_target(binding)
+
+    def _refuse(
+        self,
+        handle: ServerHandle,
+        request: Request,
+        status: int,
+        reason: str,
+        uniqueid: str,
+        src: str,
+        dst: str,
+        clid: str,
+        start: datetime,
+    ) -> None:
+        """Answer a call that never started, and record it as FAILED."""
+        response = make_response(request, status, reason, to_tag=_new_tag())
+        if status == 503:
+            response.headers.set("Retry-After", RETRY_AFTER)
+        self._reply(handle, response)
+        log.info("call from %s to %s refused: %d %s", src, dst or "?", status, reason)
+        self._publish(
+            CallEnded(
+                uniqueid,
+                uniqueid,
+                src,
+                dst,
+                clid=clid,
+                start=start,
+                answer=None,
+                end=self._now(),
+                disposition=Disposition.FAILED,
+                hangup_by=HangupBy.SYSTEM,
+                cause=reason.lower(),
+                status=status,
+            )
+        )
+
+    def _fork_invite(self, call: Call, contact: URI, peer: Peer, offer: bytes) -> Request:
+        host, port = self._sender.sent_by()
+        caller_from = call.invite.from_
+        local = NameAddr(
+            caller_from.display_name,
+            URI(scheme="sip", user=call.src, host=host, port=port),
+            {"tag": _new_tag()},
+        )
+        remote = NameAddr(None, URI(scheme="sip", user=call.dst, host=host, port=port))
+        headers = Headers(
+            [
+                ("Via", str(self._via(peer))),
+                ("Max-Forwards", "70"),
+                ("From", str(local)),
+                ("To", str(remote)),
+                ("Call-ID", f"{secrets.token_hex(12)}@{_bracket(host)}"),
+                ("CSeq", "1 INVITE"),
+                ("Contact", self._contact(peer)),
+                ("Allow", ALLOW),
+                ("Content-Type", SDP),
+                ("User-Agent", self._server_header),
+            ]
+        )
+        return Request("INVITE", contact, headers, offer)
+
+    # -- forks ----------------------------------------------------------------------------------
+
+    def _fork_response(self, call: Call, fork: Fork, response: Response) -> None:
+        status = response.status
+        if status < 200:
+            if status == 100:
+                return
+            fork.provisional = True
+            if fork.cancel_wanted:
+                self._send_cancel(fork)
+                return
+            if call.state in (CallState.SETUP, CallState.RINGING):
+                self._early(call, response)
+            return
+        if status < 300:
+            self._fork_answered(call, fork, response)
+            return
+        if fork.final is None:
+            fork.final = status
+            self._fork_failed(call)
+
+    def _early(self, call: Call, response: Response) -> None:
+        body = b""
+        if response.body:
+            try:
+                answer = SessionDescription.parse(response.body)
+            except RemoteProtocolError:
+                answer = None
+            if answer is not None:
+                self._take_remote(call.callee, answer)
+                self._media.connect(call.caller.media, call.callee.media)
+                body = self._rewrite(call.caller, answer) or b""
+        status = response.status if body else 180
+        if call.state is CallState.SETUP:
+            call.move(CallState.RINGING)
+            self._publish(
+                CallRinging(call.uniqueid, call.uniqueid, call.src, call.dst, self._now())
+            )
+        self._respond_to_caller(call, status, body=body)
+
+    def _fork_answered(self, call: Call, fork: Fork, response: Response) -> None:
+        to_tag = response.to.tag or ""
+        if fork.dialog is not None and fork.dialog.remote.tag == to_tag:
+            # A retransmission of the 2xx we already acknowledged.
+            if call.callee.last_ack is not None:
+                self._sender.send_stateless(call.callee.last_ack, fork.peer)
+            return
+        fork.final = response.status
+        dialog = Dialog.as_uac(fork.invite, response)
+        fork.dialog = dialog
+        ack = dialog.ack(fork.invite.cseq.number, self._via(fork.peer))
+        self._sender.send_stateless(ack, fork.peer)
+        if call.state not in (CallState.SETUP, CallState.RINGING):
+            # Another phone answered first, or the call is over: this one is not wanted.
+            bye = dialog.request("BYE", self._via(fork.peer))
+            self._sender.send_request(bye, fork.peer)
+            return
+        callee = call.callee
+        callee.peer = fork.peer
+        callee.dialog = dialog
+        callee.last_ack = ack
+        self._by_dialog[dialog.key] = (call, Side.CALLEE)
+        body = b""
+        if response.body:
+            try:
+                answer = SessionDescription.parse(response.body)
+            except RemoteProtocolError:
+                answer = None
+            if answer is not None:
+                self._take_remote(callee, answer)
+                body = self._rewrite(call.caller, answer) or b""
+        if not body:
+            # A 2xx without a usable answer to our offer (RFC 3264 §5) cannot carry media.
+            log.warning("call %s: the callee answered without usable SDP", call.uniqueid)
+            self._sender.send_request(dialog.request("BYE", self._via(fork.peer)), fork.peer)
+            self._respond_to_caller(call, 488)
+            self._cancel_forks(call)
+            self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
+            return
+        # connect() again at answer: it restarts the RTP timeout from now.
+        self._media.connect(call.caller.media, callee.media)
+        call.move(CallState.ANSWERED)
+        call.answer = self._now()
+        self._cancel_ring_timer(call)
+        self._cancel_forks(call)
+        self._respond_to_caller(call, 200, body=body)
+        self._publish(CallAnswered(call.uniqueid, call.uniqueid, call.src, call.dst, call.answer))
+
+    def _fork_failed(self, call: Call) -> None:
+        if call.state not in (CallState.SETUP, CallState.RINGING):
+            return
+        statuses = [fork.final for fork in call.forks]
+        if any(status is None for status in statuses):
+            return
+        outcome: Outcome = failure_outcome([status for status in statuses if status is not None])
+        self._respond_to_caller(call, outcome.status)
+        self._end(call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status)
+
+    def _ring_timeout(self, call: Call) -> None:
+        call.ring_timer = None
+        if call.state not in (CallState.SETUP, CallState.RINGING):
+            return
+        self._respond_to_caller(call, 480, reason="No Answer")
+        self._cancel_forks(call)
+        self._end(call, Disposition.NO_ANSWER, HangupBy.SYSTEM, "no-answer", 480)
+
+    def _cancel_forks(self, call: Call) -> None:
+        for fork in call.forks:
+            if fork.final is not None or fork.cancel_wanted:
+                continue
+            fork.cancel_wanted = True
+            if fork.provisional:
+                self._send_cancel(fork)
+
+    def _send_cancel(self, fork: Fork) -> None:
+        """RFC 3261 §9.1: a CANCEL copies the INVITE's Request-URI, Via, Call-ID, From, To and
+        CSeq number; only after a provisional response."""
+        invite = fork.invite
+        headers = Headers(
+            [
+                ("Via", str(invite.top_via)),
+                ("Max-Forwards", "70"),
+                ("From", invite.headers.get("From") or ""),
+                ("To", invite.headers.get("To") or ""),
+                ("Call-ID", invite.call_id),
+                ("CSeq", f"{invite.cseq.number} CANCEL"),
+            ]
+        )
+        self._sender.send_request(Request("CANCEL", invite.uri.copy(), headers), fork.peer)
+
+    # -- in-dialog relaying -----------------------------------------------------------------------
+
+    def _relay(self, call: Call, side: Side, handle: ServerHandle, request: Request) -> None:
+        source = call.leg(side)
+        target = call.leg(side.other)
+        assert source.dialog is not None
+        assert target.dialog is not None
+        assert target.peer is not None
+        method = request.method
+        has_sdp = _carries_sdp(request)
+        if (
+            method in ("INVITE", "UPDATE")
+            and has_sdp
+            and any(r.held is not None for r in call.relays)
+        ):
+            # RFC 3261 §14.2: an offer while ours is pending gets 491.
+            self._reply(handle, make_response(request, 491))
+            return
+        body = request.body
+        held: bool | None = None
+        if has_sdp:
+            try:
+                offer = SessionDescription.parse(request.body)
+            except RemoteProtocolError as error:
+                self._reply(handle, make_response(request, 400, f"Bad SDP: {error}"))
+                return
+            rewritten = self._rewrite(target, offer)
+            if rewritten is None:
+                self._reply(handle, make_response(request, 488))
+                return
+            self._take_remote(source, offer)
+            body = rewritten
+            held = is_hold(offer)
+        if method in ("INVITE", "UPDATE"):
+            source.dialog.refresh_target(request)
+        outgoing = target.dialog.request(
+            method,
+            self._via(target.peer),
+            contact=self._contact(target.peer) if method in ("INVITE", "UPDATE") else None,
+            body=body,
+            content_type=request.content_type,
+        )
+        relay = Relay(call, side, handle, request, held)
+        client = self._sender.send_request(outgoing, target.peer)
+        self._relays[client] = relay
+        call.relays.append(relay)
+
+    def _relay_response(self, handle: ClientHandle, relay: Relay, response: Response) -> None:
+        call = relay.call
+        status = response.status
+        if status < 200 or call.ended:
+            return
+        self._relays.pop(handle, None)
+        with contextlib.suppress(ValueError):
+            call.relays.remove(relay)
+        source = call.leg(relay.source)
+        target = call.leg(relay.source.other)
+        assert target.dialog is not None
+        assert target.peer is not None
+        assert source.peer is not None
+        is_invite = relay.request.method == "INVITE"
+        if is_invite and status < 300:
+            ack = target.dialog.ack(response.cseq.number, self._via(target.peer))
+            target.last_ack = ack
+            self._sender.send_stateless(ack, target.peer)
+        if status < 300 and relay.request.method in ("INVITE", "UPDATE"):
+            target.dialog.refresh_target(response)
+        body = response.body
+        if _carries_sdp(response):
+            try:
+                answer = SessionDescription.parse(body)
+            except RemoteProtocolError:
+                answer = None
+            if answer is not None:
+                self._take_remote(target, answer)
+                body = self._rewrite(source, answer) or b""
+        out = make_response(relay.request, status, response.reason)
+        if status < 300 and relay.request.method in ("INVITE", "UPDATE"):
+            out.headers.set("Contact", self._contact(source.peer))
+        if body:
+            out.headers.set("Content-Type", response.content_type or SDP)
+            out.body = body
+        self._reply(relay.server, out)
+        if is_invite and status < 300:
+            self._start_retransmit(source, out)
+        if status < 300 and relay.held is not None:
+            self._note_hold(call, relay.source, relay.held)
+
+    def _note_hold(self, call: Call, side: Side, held: bool) -> None:
+        now = self._now()
+        if held and call.held_by is None:
+            call.held_by = side
+            self._publish(
+                CallHeld(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
+            )
+        elif not held and call.held_by is side:
+            call.held_by = None
+            self._publish(
+                CallResumed(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
+            )
+
+    # -- answering the caller ---------------------------------------------------------------------
+
+    def _respond_to_caller(
+        self,
+        call: Call,
+        status: int,
+        *,
+        body: bytes = b"",
+        reason: str | None = None,
+        retry_after: bool = False,
+    ) -> None:
+        caller = call.caller
+        assert caller.dialog is not None
+        assert caller.peer is not None
+        response = make_response(call.invite, status, reason, to_tag=caller.dialog.local.tag)
+        if status < 300:
+            # RFC 3261 §12.1.1: a response that makes a dialog copies Record-Route.
+            for route in call.invite.headers.get_all("Record-Route"):
+                response.headers.add("Record-Route", route)
+            response.headers.set("Contact", self._contact(caller.peer))
+            response.headers.set("Allow", ALLOW)
+        if retry_after:
+            response.headers.set("Retry-After", RETRY_AFTER)
+        if body:
+            response.headers.set("Content-Type", SDP)
+            response.body = body
+        self._reply(call.server, response)
+        if 200 <= status < 300:
+            self._start_retransmit(caller, response)
+
+    def _start_retransmit(self, leg: Leg, response: Response) -> None:
+        self._stop_retransmit(leg)
+        leg.pending_2xx = response
+        if leg.peer is None or leg.peer.transport != "UDP":
+            # A reliable transport delivers the 2xx; only the ACK's absence is watched.
+            leg.retransmit = asyncio.get_running_loop().call_later(
+                64 * T1, self._no_ack, leg, response
+            )
+            return
+        leg.retransmit = asyncio.get_running_loop().call_later(
+            T1, self._retransmit, leg, response, T1, 0.0
+        )
+
+    def _retransmit(self, leg: Leg, response: Response, interval: float, waited: float) -> None:
+        waited += interval
+        if waited >= 64 * T1:
+            self._no_ack(leg, response)
+            return
+        if leg.peer is not None:
+            self._sender.send_stateless(response, leg.peer)
+        interval = min(2 * interval, T2)
+        leg.retransmit = asyncio.get_running_loop().call_later(
+            interval, self._retransmit, leg, response, interval, waited
+        )
+
+    def _no_ack(self, leg: Leg, response: Response) -> None:
+        # RFC 3261 §13.3.1.4: no ACK within 64*T1 ends the dialog with a BYE.
+        leg.retransmit = None
+        leg.pending_2xx = None
+        key = incoming_key_of_response(response)
+        found = self._by_dialog.get(key)
+        if found is not None:
+            log.info(
+                "call %s: the %s never acknowledged our 2xx", found[0].uniqueid, leg.side.value
+            )
+            self._hang_up(found[0], by=HangupBy.SYSTEM, cause="no-ack")
+
+    def _stop_retransmit(self, leg: Leg) -> None:
+        if leg.retransmit is not None:
+            leg.retransmit.cancel()
+            leg.retransmit = None
+        leg.pending_2xx = None
+
+    # -- ending -----------------------------------------------------------------------------------
+
+    def _hang_up(self, call: Call, *, by: HangupBy, cause: str) -> None:
+        """End a call from one side (or from us): BYE to every leg that did not hang up."""
+        if call.ended:
+            return
+        if not call.answered:
+            # A BYE on an early dialog, or our own hang-up before answer: it ends as cancelled.
+            self._respond_to_caller(call, 487)
+            self._cancel_forks(call)
+            self._end(call, Disposition.CANCELLED, by, cause, 487)
+            return
+        for leg in (call.caller, call.callee):
+            if leg.side.party is by or leg.dialog is None or leg.peer is None:
+                continue
+            self._sender.send_request(leg.dialog.request("BYE", self._via(leg.peer)), leg.peer)
+        self._end(call, Disposition.ANSWERED, by, cause, 200)
+
+    def _end(
+        self, call: Call, disposition: Disposition, hangup_by: HangupBy, cause: str, status: int
+    ) -> None:
+        if call.ended:
+            return
+        call.move(CallState.ENDED)
+        self._cancel_ring_timer(call)
+        for leg in (call.caller, call.callee):
+            self._stop_retransmit(leg)
+            if leg.dialog is not None:
+                self._by_dialog.pop(leg.dialog.key, None)
+        for relay in call.relays:
+            # Requests still waiting for the other side get an answer, or they linger.
+            with contextlib.suppress(Exception):
+                self._reply(relay.server, make_response(relay.request, 487))
+        call.relays.clear()
+        self._unregister(call)
+        end = self._now()
+        self._publish(
+            CallEnded(
+                call.uniqueid,
+                call.uniqueid,
+                call.src,
+                call.dst,
+                clid=call.clid,
+                start=call.start,
+                answer=call.answer,
+                end=end,
+                disposition=disposition,
+                hangup_by=hangup_by,
+                cause=cause,
+                status=status,
+            )
+        )
+        log.info(
+            "call %s %s -> %s ended: %s (%s, by %s)",
+            call.uniqueid,
+            call.src,
+            call.dst,
+            disposition.value,
+            cause,
+            hangup_by.value,
+        )
+        self._spawn(self._release(call.caller.media, call.callee.media))
+
+    async def _release(self, *legs: LegMedia) -> None:
+        for media in legs:
+            self._by_media.pop(media.leg_id, None)
+            try:
+                await self._media.release(media)
+            except Exception:
+                log.exception("releasing media leg %s failed", media.leg_id)
+
+    def _register(self, call: Call) -> None:
+        self._calls[call.uniqueid] = call
+        self._by_server[call.server] = call
+        self._by_media[call.caller.media.leg_id] = call
+        self._by_media[call.callee.media.leg_id] = call
+        for number in {call.src, call.dst}:
+            self._per_extension[number] = self._per_extension.get(number, 0) + 1
+
+    def _unregister(self, call: Call) -> None:
+        self._calls.pop(call.uniqueid, None)
+        for number in {call.src, call.dst}:
+            left = self._per_extension.get(number, 0) - 1
+            if left > 0:
+                self._per_extension[number] = left
+            else:
+                self._per_extension.pop(number, None)
+
+    def _cancel_ring_timer(self, call: Call) -> None:
+        if call.ring_timer is not None:
+            call.ring_timer.cancel()
+            call.ring_timer = None
+
+    # -- SDP --------------------------------------------------------------------------------------
+
+    def _rewrite(self, leg: Leg, sdp: SessionDescription) -> bytes | None:
+        """``sdp`` as sent to ``leg``: pointing at the leg's media ports; None if no codec fits."""
+        media = leg.media
+        address = self._sdp_address(media)
+        draft = relayed(
+            sdp,
+            supported=DEFAULT_CODECS,
+            address=address,
+            port=media.rtp_port,
+            rtcp_port=media.rtcp_port,
+            origin=leg.origin(address, body_changes=False),
+        )
+        if not has_live_audio(draft):
+            return None
+        body = draft.serialize()
+        if leg.last_sdp is not None and body != leg.last_sdp:
+            # RFC 3264 §8: a changed description carries the next version; an unchanged
+            # one (a refresh) keeps it.
+            draft = dataclasses.replace(draft, origin=leg.origin(address, body_changes=True))
+            body = draft.serialize()
+        leg.last_sdp = body
+        return body
+
+    def _take_remote(self, leg: Leg, sdp: SessionDescription) -> None:
+        """Point the leg's media at where its phone said it receives (the first live audio line)."""
+        for index, stream in enumerate(sdp.media):
+            if stream.port == 0 or stream.media != "audio":
+                continue
+            connection = sdp.connection_of(index)
+            if connection is None:
+                return
+            rtcp = stream.rtcp
+            self._media.set_remote(
+                leg.media, connection.address, stream.port, rtcp.port if rtcp is not None else None
+            )
+            return
+
+    def _sdp_address(self, media: LegMedia) -> str:
+        if self._media_address:
+            return self._media_address
+        if media.address in ("0.0.0.0", "::"):  # noqa: S104 (bound everywhere: advertise SIP's)
+            return self._sender.sent_by()[0]
+        return media.address
+
+    # -- small helpers ----------------------------------------------------------------------------
+
+    def _via(self, peer: Peer) -> Via:
+        host, port = self._sender.sent_by()
+        return Via("SIP/2.0", peer.transport, host, port, {"branch": new_branch(), "rport": None})
+
+    def _contact(self, peer: Peer) -> str:
+        host, port = self._sender.sent_by()
+        transport = "" if peer.transport == "UDP" else f";transport={peer.transport.lower()}"
+        return f"<sip:{_bracket(host)}:{port}{transport}>"
+
+    def _reply(self, handle: ServerHandle, response: Response) -> None:
+        response.headers.set("Server", self._server_header)
+        self._sender.send_response(handle, response)
+
+    def _publish(self, event: object) -> None:
+        self._bus.publish(event)
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self._wall(), UTC)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def incoming_key_of_response(response: Response) -> DialogKey:
+    """The key of the dialog a response we sent belongs to, at our end."""
+    return (response.call_id, response.to.tag or "", response.from_.tag or "")
+
+
+def _carries_sdp(message: Request | Response) -> bool:
+    # A body without Content-Type is SDP by default in INVITE/200 (RFC 3261 §20.15 is
+    # strict, but phones omit it); parameters after ";" do not change the type.
+    kind = (message.content_type or SDP).partition(";")[0].strip().lower()
+    return bool(message.body) and kind == SDP
+
+
+def _side_of(call: Call, media: LegMedia) -> str:
+    return "caller" if media.leg_id == call.caller.media.leg_id else "callee"
+
+
+def _caller_id(request: Request, number: str, configured: str) -> str:
+    # The name an administrator gave the extension wins over what the phone says, as
+    # Asterisk's endpoint callerid does; a phone's own display name is the fallback.
+    name = configured or request.from_.display_name or number
+    # A display name may carry any character as a quoted-pair (RFC 3261 §25.1), NUL
+    # included, which a database refuses; keep what prints.
+    name = "".join(char for char in name if char.isprintable() and char not in '"\\')
+    return f'"{name or number}" <{number}>'
+
+
+def _new_tag() -> str:
+    return secrets.token_hex(6)
+
+
+def _session_id() -> int:
+    return secrets.randbelow(2**62)
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
