@@ -143,6 +143,8 @@ class B2bua:
         self._node_id = node_id or secrets.token_hex(3)
         self._calls: dict[str, Call] = {}
         self._per_extension: dict[str, int] = {}
+        self._reserved = 0
+        """Calls counted against the limits: in progress, or having their media allocated."""
         self._by_server: dict[ServerHandle, Call] = {}
         self._by_fork: dict[ClientHandle, tuple[Call, Fork]] = {}
         self._relays: dict[ClientHandle, Relay] = {}
@@ -218,6 +220,7 @@ class B2bua:
         if call.ended or call.answered:
             return  # too late: a final response went out already
         self._respond_to_caller(call, 487)
+        self._cancel_forks(call)
         self._end(call, Disposition.CANCELLED, HangupBy.CALLER, "cancelled", 487)
 
     def on_response(self, handle: ClientHandle, response: Response) -> None:
@@ -327,65 +330,44 @@ class B2bua:
                 handle, request, 404, "Not Found", uniqueid, username, target or "", clid, start
             )
             return
-        limits = self._limits
-        if len(self._calls) >= limits.max_calls or any(
-            self._per_extension.get(number, 0) >= limits.max_calls_per_extension
-            for number in (username, target)
-        ):
-            self._refuse(
-                handle, request, 503, "Too many calls", uniqueid, username, target, clid, start
-            )
-            return
         wall = self._wall()
         reachable = [
             (binding, where)
             for binding in self._location.bindings(target, wall)
             if (where := self._reachable(binding)) is not None
         ]
+        problem: tuple[int, str] | None = None
+        offer: SessionDescription | None = None
         if not reachable:
-            self._refuse(
-                handle,
-                request,
-                480,
-                "Temporarily Unavailable",
-                uniqueid,
-                username,
-                target,
-                clid,
-                start,
-            )
-            return
-        if not _carries_sdp(request):
+            problem = (480, "Temporarily Unavailable")
+        elif not _carries_sdp(request):
             # An INVITE without an offer (RFC 3261 §13.2.1 "late offer") is not relayed yet.
-            self._refuse(
-                handle,
-                request,
-                488,
-                "Not Acceptable Here (no SDP offer)",
-                uniqueid,
-                username,
-                target,
-                clid,
-                start,
-            )
+            problem = (488, "Not Acceptable Here (no SDP offer)")
+        else:
+            try:
+                offer = SessionDescription.parse(request.body)
+            except RemoteProtocolError as error:
+                problem = (400, f"Bad SDP: {error}")
+        if problem is None and not self._reserve(username, target):
+            problem = (503, "Too many calls")
+        if problem is not None or offer is None:
+            status, reason = problem or (500, "Server Internal Error")
+            self._refuse(handle, request, status, reason, uniqueid, username, target, clid, start)
             return
-        try:
-            offer = SessionDescription.parse(request.body)
-        except RemoteProtocolError as error:
-            self._reply(handle, make_response(request, 400, f"Bad SDP: {error}", to_tag=_new_tag()))
-            return
-
+        # From here the call counts against the limits; every exit must give it back.
         try:
             caller_media = await self._media.allocate_leg(uniqueid)
-        except PortsExhaustedError:
+        except (PortsExhaustedError, OSError):
+            self._release_reservation(username, target)
             self._refuse(
                 handle, request, 503, "No media ports", uniqueid, username, target, clid, start
             )
             return
         try:
             callee_media = await self._media.allocate_leg(uniqueid)
-        except PortsExhaustedError:
+        except (PortsExhaustedError, OSError):
             await self._media.release(caller_media)
+            self._release_reservation(username, target)
             self._refuse(
                 handle, request, 503, "No media ports", uniqueid, username, target, clid, start
             )
@@ -870,17 +852,32 @@ class B2bua:
             except Exception:
                 log.exception("releasing media leg %s failed", media.leg_id)
 
+    def _reserve(self, src: str, dst: str) -> bool:
+        """Count a call being set up against the limits, or say there is no room for it."""
+        limits = self._limits
+        if self._reserved >= limits.max_calls or any(
+            self._per_extension.get(number, 0) >= limits.max_calls_per_extension
+            for number in (src, dst)
+        ):
+            return False
+        self._reserved += 1
+        for number in {src, dst}:
+            self._per_extension[number] = self._per_extension.get(number, 0) + 1
+        return True
+
     def _register(self, call: Call) -> None:
         self._calls[call.uniqueid] = call
         self._by_server[call.server] = call
         self._by_media[call.caller.media.leg_id] = call
         self._by_media[call.callee.media.leg_id] = call
-        for number in {call.src, call.dst}:
-            self._per_extension[number] = self._per_extension.get(number, 0) + 1
 
     def _unregister(self, call: Call) -> None:
-        self._calls.pop(call.uniqueid, None)
-        for number in {call.src, call.dst}:
+        if self._calls.pop(call.uniqueid, None) is not None:
+            self._release_reservation(call.src, call.dst)
+
+    def _release_reservation(self, src: str, dst: str) -> None:
+        self._reserved -= 1
+        for number in {src, dst}:
             left = self._per_extension.get(number, 0) - 1
             if left > 0:
                 self._per_extension[number] = left

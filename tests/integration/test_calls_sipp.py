@@ -1,0 +1,717 @@
+"""Calls between extensions through the B2BUA, driven by SIPp callers and callees.
+
+Every callee is a SIPp UAS whose SIP port was first registered as the extension
+with ``register.xml`` (so the binding's Contact and source address are the
+UAS's own port and the server sees no NAT); every caller registers its port
+the same way, then calls with digest credentials (407, RFC 3261 §22.3). Each
+test checks what both SIPp sides saw and the call detail record.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import threading
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import SCENARIO_DIR, ServerFactory, extensions
+from peers import (
+    LOCALHOST,
+    RingfortServer,
+    SipMessageText,
+    Sipp,
+    SippResult,
+    SippRun,
+    free_port_block,
+    wait_until,
+)
+
+pytestmark = pytest.mark.peers
+
+NUMBERS = [str(number) for number in (*range(201, 210), 301, 302, 303, 401, 402)]
+PASSWORD = {item.number: item.password for item in extensions(*NUMBERS)}
+UNKNOWN_NUMBER = "999"
+
+RING_TIMEOUT = 2
+RTP_TIMEOUT = 2
+CDR_WAIT = 10.0
+"""CDRs are written after the call ends; the CLI itself needs about a second per look."""
+
+
+# --------------------------------------------------------------------------- servers
+
+
+@dataclass(frozen=True)
+class MediaRange:
+    """The RTP/RTCP ports one server may use (RINGFORT_MEDIA__PORT_LOW..PORT_HIGH)."""
+
+    low: int
+    high: int
+
+    def __contains__(self, port: object) -> bool:
+        return isinstance(port, int) and self.low <= port <= self.high
+
+    def env(self) -> dict[str, str]:
+        """The settings that give a server this range."""
+        return {
+            "RINGFORT_MEDIA__PORT_LOW": str(self.low),
+            "RINGFORT_MEDIA__PORT_HIGH": str(self.high),
+        }
+
+
+def media_range(size: int) -> MediaRange:
+    """A block of free ports of its own, starting on an even port (RTP even, RTCP odd)."""
+    base = free_port_block(size + 1)
+    low = base + base % 2
+    return MediaRange(low, low + size - 1)
+
+
+@dataclass(frozen=True)
+class CallServer:
+    """A running server and the media ports it was given."""
+
+    server: RingfortServer
+    media: MediaRange
+
+
+def call_server(
+    factory: ServerFactory, numbers: list[str], *, name: str, size: int, **env: str
+) -> CallServer:
+    """A server with ``numbers`` as extensions, its own media range and settings ``env``."""
+    ports = media_range(size)
+    settings = {**ports.env(), **{f"RINGFORT_{key.upper()}": value for key, value in env.items()}}
+    server = factory(env=settings, extensions=extensions(*numbers), name=name)
+    return CallServer(server, ports)
+
+
+@pytest.fixture(scope="module")
+def pbx(module_ringfort_factory: ServerFactory) -> CallServer:
+    """The server most tests share: 201 calls, and each test has a callee of its own."""
+    return call_server(
+        module_ringfort_factory, [str(n) for n in range(201, 210)], name="calls", size=100
+    )
+
+
+@pytest.fixture(scope="module")
+def timers_pbx(module_ringfort_factory: ServerFactory) -> CallServer:
+    """A server with a 2 s ring timeout and a 2 s RTP timeout."""
+    return call_server(
+        module_ringfort_factory,
+        ["301", "302", "303"],
+        name="timers",
+        size=100,
+        calls__ring_timeout=str(RING_TIMEOUT),
+        media__rtp_timeout=str(RTP_TIMEOUT),
+    )
+
+
+# --------------------------------------------------------------------------- peers
+
+
+def udp_port_bound(port: int) -> bool:
+    """True when some socket is bound to UDP ``port`` (read from /proc, without binding)."""
+    for table in (Path("/proc/net/udp"), Path("/proc/net/udp6")):
+        if not table.exists():
+            continue
+        for line in table.read_text().splitlines()[1:]:
+            local = line.split()[1]
+            if int(local.rsplit(":", 1)[1], 16) == port:
+                return True
+    return False
+
+
+def register_at(sipp: Sipp, server: RingfortServer, number: str, port: int) -> None:
+    """Register ``sip:NUMBER@127.0.0.1:PORT`` from that very port (no NAT in between)."""
+    result = sipp.run(
+        "register.xml",
+        remote=server.sip_address,
+        service=number,
+        username=number,
+        password=PASSWORD[number],
+        keys={"expires": "300"},
+        sip_port=port,
+        time_limit=10,
+        tag=f"register-{number}",
+    )
+    assert result.returncode == 0, result.describe()
+
+
+def clear_bindings(sipp: Sipp, server: RingfortServer, number: str) -> None:
+    """Remove every binding of ``number`` (REGISTER with Contact: * and Expires: 0)."""
+    result = sipp.run(
+        "unregister.xml",
+        remote=server.sip_address,
+        service=number,
+        username=number,
+        password=PASSWORD[number],
+        keys={"binding": "*"},
+        time_limit=10,
+        tag=f"unregister-{number}",
+    )
+    assert result.returncode == 0, result.describe()
+
+
+def start_callee(
+    sipp: Sipp,
+    server: RingfortServer,
+    number: str,
+    scenario: str | Path,
+    *,
+    calls: int = 1,
+    time_limit: int = 20,
+) -> SippRun:
+    """Register a fresh port as ``number`` and start the UAS ``scenario`` on it."""
+    port = free_port_block(1)
+    register_at(sipp, server, number, port)
+    run = sipp.start(
+        scenario, sip_port=port, calls=calls, time_limit=time_limit, tag=f"callee-{number}"
+    )
+    wait_until(lambda: udp_port_bound(port), timeout=5.0, what=f"SIPp UAS bound to {port}")
+    return run
+
+
+def start_caller(
+    sipp: Sipp,
+    server: RingfortServer,
+    caller: str,
+    dialled: str,
+    scenario: str,
+    *,
+    talk_ms: int | None = None,
+    calls: int = 1,
+    rate: int | None = None,
+    time_limit: int = 20,
+) -> SippRun:
+    """Register a fresh port as ``caller``, then call ``dialled`` from it with ``scenario``."""
+    port = free_port_block(1)
+    register_at(sipp, server, caller, port)
+    # SIPp's default digest uri is the server's address; make it the Request-URI.
+    extra = ["-auth_uri", f"{dialled}@{server.sip_address}"]
+    if talk_ms is not None:
+        extra += ["-d", str(talk_ms)]
+    if rate is not None:
+        extra += ["-r", str(rate)]
+    return sipp.start(
+        scenario,
+        remote=server.sip_address,
+        service=dialled,
+        username=caller,
+        password=PASSWORD[caller],
+        keys={"caller": caller},
+        sip_port=port,
+        calls=calls,
+        time_limit=time_limit,
+        extra=extra,
+        tag=f"caller-{caller}",
+    )
+
+
+# --------------------------------------------------------------------------- SIP messages
+
+
+def requests_received(result: SippResult, method: str) -> list[SipMessageText]:
+    """Requests of ``method`` that SIPp received."""
+    return [
+        message
+        for message in result.messages
+        if message.direction == "received"
+        and message.status is None
+        and message.first_line.startswith(f"{method} ")
+    ]
+
+
+def cseq_method(message: SipMessageText) -> str:
+    """The method named in the CSeq header."""
+    values = message.header("CSeq")
+    return values[0].split()[-1].upper() if values else ""
+
+
+def invite_finals(result: SippResult) -> list[int]:
+    """Final statuses SIPp received for its INVITEs, in order (407 challenges included)."""
+    return [
+        message.status
+        for message in result.received()
+        if message.status is not None and message.status >= 200 and cseq_method(message) == "INVITE"
+    ]
+
+
+def body(message: SipMessageText) -> str:
+    """The message body (SDP)."""
+    parts = re.split(r"\r?\n\r?\n", message.text, maxsplit=1)
+    return parts[1] if len(parts) == 2 else ""
+
+
+@dataclass(frozen=True)
+class AudioOffer:
+    """The audio stream an SDP describes (RFC 4566 §5.7, §5.14)."""
+
+    address: str
+    port: int
+    payload_types: tuple[str, ...]
+    direction: str
+    """sendrecv, sendonly, recvonly or inactive (RFC 3264 §5.1); sendrecv when absent."""
+
+
+def audio_of(message: SipMessageText) -> AudioOffer:
+    """Parse the audio connection, port, formats and direction of a message's SDP."""
+    sdp = body(message)
+    address = re.search(r"^c=IN IP4 (\S+)", sdp, re.MULTILINE)
+    media = re.search(r"^m=audio (\d+) RTP/AVP((?: \S+)*)", sdp, re.MULTILINE)
+    assert address is not None, f"no connection address in:\n{message.text}"
+    assert media is not None, f"no audio stream in:\n{message.text}"
+    direction = re.search(r"^a=(sendrecv|sendonly|recvonly|inactive)\s*$", sdp, re.MULTILINE)
+    return AudioOffer(
+        address=address.group(1),
+        port=int(media.group(1)),
+        payload_types=tuple(media.group(2).split()),
+        direction=direction.group(1) if direction else "sendrecv",
+    )
+
+
+def uri_user(header_value: str) -> str:
+    """The user part of the URI in a From or To header value."""
+    match = re.search(r"sips?:([^@;>]+)@", header_value)
+    assert match is not None, header_value
+    return match.group(1)
+
+
+def finish(caller: SippRun, *callees: SippRun) -> tuple[SippResult, list[SippResult]]:
+    """Wait for the caller, then the callees; require that every SIPp run succeeded.
+
+    When the caller failed, the callees are given only a moment: they may be
+    waiting for a request that will never come.
+    """
+    calling = caller.finish()
+    grace = None if calling.returncode == 0 else 3.0
+    called = [callee.finish(grace) for callee in callees]
+    failed = [result for result in (calling, *called) if result.returncode != 0]
+    assert not failed, "\n\n".join(result.describe() for result in failed)
+    return calling, called
+
+
+# --------------------------------------------------------------------------- records and status
+
+
+Cdr = dict[str, Any]
+
+
+def cdr_records(server: RingfortServer) -> list[Cdr]:
+    """``ringfort cdr list --json``, parsed."""
+    text = server.cli("cdr", "list", "--json").stdout
+    records: list[Cdr] = json.loads(text)
+    return records
+
+
+def wait_for_cdrs(
+    server: RingfortServer, src: str, dst: str, *, count: int = 1, timeout: float = CDR_WAIT
+) -> list[Cdr]:
+    """The CDRs of calls from ``src`` to ``dst`` once there are ``count`` of them."""
+
+    def probe() -> list[Cdr] | None:
+        found = [item for item in cdr_records(server) if item["src"] == src and item["dst"] == dst]
+        return found if len(found) >= count else None
+
+    try:
+        return wait_until(probe, timeout=timeout, interval=0.3, what=f"CDRs {src} -> {dst}")
+    except TimeoutError as error:
+        raise AssertionError(f"{error}; all records: {cdr_records(server)}") from None
+
+
+def wait_for_cdrs_since(
+    server: RingfortServer, src: str, dst: str, since: datetime, *, timeout: float = CDR_WAIT
+) -> list[Cdr]:
+    """The CDRs of calls from ``src`` to ``dst`` that started at ``since`` or later."""
+
+    def probe() -> list[Cdr] | None:
+        found = [
+            item
+            for item in cdr_records(server)
+            if item["src"] == src and item["dst"] == dst and when(item["start"]) >= since
+        ]
+        return found or None
+
+    try:
+        return wait_until(probe, timeout=timeout, interval=0.3, what=f"a CDR {src} -> {dst}")
+    except TimeoutError as error:
+        raise AssertionError(f"{error}; all records: {cdr_records(server)}") from None
+
+
+def the_cdr(server: RingfortServer, src: str, dst: str, *, since: datetime | None = None) -> Cdr:
+    """The one CDR of the call from ``src`` to ``dst`` (started at ``since`` or later)."""
+    if since is None:
+        found = wait_for_cdrs(server, src, dst)
+    else:
+        found = wait_for_cdrs_since(server, src, dst, since)
+    assert len(found) == 1, f"one record per call expected, got {found}"
+    return found[0]
+
+
+def when(value: str | None) -> datetime:
+    """An ISO 8601 time of a CDR."""
+    assert value is not None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def assert_answered(record: Cdr, *, hangup_by: str, billsec: float, slack: float = 1.0) -> None:
+    """An ANSWERED record whose billsec is ``billsec`` give or take ``slack``."""
+    assert record["disposition"] == "ANSWERED", record
+    assert record["hangup_by"] == hangup_by, record
+    assert abs(record["billsec"] - billsec) <= slack, record
+    start, answer, end = when(record["start"]), when(record["answer"]), when(record["end"])
+    assert start <= answer <= end, record
+    assert record["duration"] >= record["billsec"], record
+    assert record["recording"] is None, record
+
+
+def assert_unanswered(record: Cdr, *, disposition: str, hangup_by: str) -> None:
+    """A record of a call nobody answered."""
+    assert record["disposition"] == disposition, record
+    assert record["hangup_by"] == hangup_by, record
+    assert record["answer"] is None, record
+    assert record["billsec"] == 0, record
+    assert when(record["start"]) <= when(record["end"]), record
+
+
+def live_status(server: RingfortServer) -> dict[str, Any]:
+    """``GET /api/v1/status`` (with the ``calls`` and ``media`` sections)."""
+    with urllib.request.urlopen(f"{server.http_url}/api/v1/status", timeout=5.0) as reply:
+        document: dict[str, Any] = json.loads(reply.read().decode())
+    return document
+
+
+def udp_ports_of(pid: int, ports: MediaRange) -> list[int]:
+    """UDP ports in ``ports`` that process ``pid`` holds a socket bound to."""
+    inodes: set[str] = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue  # closed while we looked
+        match = re.fullmatch(r"socket:\[(\d+)\]", target)
+        if match:
+            inodes.add(match.group(1))
+    found: list[int] = []
+    for table in ("udp", "udp6"):
+        path = Path(f"/proc/{pid}/net/{table}")
+        if not path.exists():
+            continue
+        for line in path.read_text().splitlines()[1:]:
+            fields = line.split()
+            port = int(fields[1].rsplit(":", 1)[1], 16)
+            if fields[9] in inodes and port in ports:
+                found.append(port)
+    return sorted(found)
+
+
+class Sampler:
+    """Calls ``probe`` every ``interval`` seconds in a thread and keeps the largest answer."""
+
+    def __init__(self, probe: Callable[[], int], interval: float = 0.1) -> None:
+        self.peak = 0
+        self._probe = probe
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="sampler", daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                self.peak = max(self.peak, self._probe())
+            except OSError:
+                continue
+
+    def __enter__(self) -> Sampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_answered_call_hung_up_by_caller_is_relayed_and_billed(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    callee = start_callee(sipp, server, "202", "uas_answer.xml")
+    caller = start_caller(sipp, server, "201", "202", "call_hangup.xml", talk_ms=3000)
+    calling, [called] = finish(caller, callee)
+
+    # RFC 3261 §22.3: a proxy-style challenge first, then the call.
+    assert invite_finals(calling) == [407, 200], calling.trace(12)
+    challenge = calling.received(407)[0]
+    assert challenge.header("Proxy-Authenticate"), challenge.text
+    assert calling.received(180), "the callee's 180 is relayed to the caller"
+    ok = calling.received(200)[0]
+    answer = audio_of(ok)
+    assert answer.address == LOCALHOST, ok.text
+    assert answer.port in pbx.media, f"the caller's media goes to the relay:\n{ok.text}"
+
+    [invite] = requests_received(called, "INVITE")
+    assert invite.header("Call-ID") != calling.sent("INVITE")[-1].header("Call-ID"), (
+        "the callee's leg is a call of its own"
+    )
+    assert invite.first_line.startswith(f"INVITE sip:202@{LOCALHOST}:{called.sip_port}"), (
+        invite.text
+    )
+    assert uri_user(invite.header("From")[0]) == "201", invite.text
+    assert uri_user(invite.header("To")[0]) == "202", invite.text
+    offer = audio_of(invite)
+    assert offer.address == LOCALHOST, invite.text
+    assert offer.port in pbx.media, f"the callee's media goes to the relay:\n{invite.text}"
+    assert "18" not in offer.payload_types, f"G.729 is stripped:\n{invite.text}"
+    assert {"8", "0", "101"} <= set(offer.payload_types), invite.text
+    assert requests_received(called, "ACK"), "the server ACKs the callee's 200 itself"
+    assert requests_received(called, "BYE"), "the caller's BYE reaches the callee"
+
+    record = the_cdr(server, "201", "202")
+    assert_answered(record, hangup_by="caller", billsec=3)
+    # The name is the caller's display name or the extension's; the number is the caller's.
+    assert re.fullmatch(r'"[^"]*" <201>', record["clid"]), record
+    assert record["uniqueid"], record
+
+
+def test_bye_from_callee_ends_the_call_for_both(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    callee = start_callee(sipp, server, "203", "uas_answer_then_bye.xml")
+    caller = start_caller(sipp, server, "201", "203", "call_await_bye.xml")
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling)[-1] == 200, calling.trace(12)
+    assert requests_received(calling, "BYE"), calling.trace(12)
+    bye_answers = [message for message in called.received(200) if cseq_method(message) == "BYE"]
+    assert bye_answers, f"the server answers the callee's BYE:\n{called.trace(12)}"
+
+    assert_answered(the_cdr(server, "201", "203"), hangup_by="callee", billsec=1.5)
+
+
+def test_cancel_before_answer_records_cancelled_cdr(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    callee = start_callee(sipp, server, "204", "uas_ring_until_cancel.xml")
+    caller = start_caller(sipp, server, "201", "204", "call_cancel.xml")
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, 487], calling.trace(12)
+    cancel_answers = [
+        message for message in calling.received(200) if cseq_method(message) == "CANCEL"
+    ]
+    assert cancel_answers, f"200 to the CANCEL (RFC 3261 §9.2):\n{calling.trace(12)}"
+    assert requests_received(called, "CANCEL"), "the CANCEL reaches the ringing callee"
+    assert not requests_received(called, "BYE"), called.trace(12)
+
+    assert_unanswered(the_cdr(server, "201", "204"), disposition="CANCELLED", hangup_by="caller")
+
+
+def test_busy_callee_gives_caller_486_and_busy_cdr(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    callee = start_callee(sipp, server, "205", "uas_reject.xml")
+    caller = start_caller(sipp, server, "201", "205", "call_rejected.xml")
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, 486], calling.trace(12)
+    assert requests_received(called, "ACK"), "the server ACKs the callee's 486"
+    assert_unanswered(the_cdr(server, "201", "205"), disposition="BUSY", hangup_by="callee")
+
+
+REJECTIONS = [
+    # callee's final response -> the caller's, disposition, hangup_by ("Failures mapped to
+    # the caller" in the contract)
+    pytest.param(600, "Busy Everywhere", 486, "BUSY", "callee", id="600"),
+    pytest.param(603, "Decline", 603, "BUSY", "callee", id="603"),
+    pytest.param(480, "Temporarily Unavailable", 480, "NO ANSWER", "callee", id="480"),
+    pytest.param(488, "Not Acceptable Here", 488, "FAILED", "system", id="488"),
+    pytest.param(606, "Not Acceptable", 488, "FAILED", "system", id="606"),
+    pytest.param(500, "Server Internal Error", 480, "FAILED", "system", id="500"),
+]
+
+
+def rejecting_scenario(directory: Path, status: int, reason: str) -> Path:
+    """uas_reject.xml answering ``status reason`` instead of 486 (SIPp has no keyword there)."""
+    template = (SCENARIO_DIR / "uas_reject.xml").read_text()
+    assert "SIP/2.0 486 Busy Here" in template
+    path = directory / f"uas_reject_{status}.xml"
+    path.write_text(template.replace("SIP/2.0 486 Busy Here", f"SIP/2.0 {status} {reason}"))
+    return path
+
+
+@pytest.mark.parametrize(("status", "reason", "relayed", "disposition", "hangup_by"), REJECTIONS)
+def test_callee_refusal_is_mapped_to_the_caller_and_the_cdr(
+    sipp: Sipp,
+    pbx: CallServer,
+    tmp_path: Path,
+    status: int,
+    reason: str,
+    relayed: int,
+    disposition: str,
+    hangup_by: str,
+) -> None:
+    server = pbx.server
+    scenario = rejecting_scenario(tmp_path, status, reason)
+    # The runs before left bindings whose SIPp is gone; a fork to one would never end.
+    clear_bindings(sipp, server, "209")
+    callee = start_callee(sipp, server, "209", scenario)
+    since = datetime.now(UTC)
+    caller = start_caller(sipp, server, "201", "209", "call_rejected.xml")
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, relayed], calling.trace(12)
+    assert requests_received(called, "ACK"), f"the server ACKs the callee's {status}"
+    record = the_cdr(server, "201", "209", since=since)
+    assert_unanswered(record, disposition=disposition, hangup_by=hangup_by)
+
+
+def test_unanswered_call_times_out_with_480_and_no_answer_cdr(
+    sipp: Sipp, timers_pbx: CallServer
+) -> None:
+    server = timers_pbx.server
+    callee = start_callee(sipp, server, "302", "uas_ring_until_cancel.xml")
+    caller = start_caller(sipp, server, "301", "302", "call_rejected.xml")
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, 480], calling.trace(12)
+    assert calling.received(180), "the caller heard ringing first"
+    assert requests_received(called, "CANCEL"), "the server cancels the ringing fork"
+    assert requests_received(called, "ACK"), "the server ACKs the callee's 487"
+
+    record = the_cdr(server, "301", "302")
+    assert_unanswered(record, disposition="NO ANSWER", hangup_by="system")
+    assert RING_TIMEOUT <= record["duration"] <= RING_TIMEOUT + 2, record
+
+
+def test_call_to_unregistered_extension_gets_480_and_failed_cdr(
+    sipp: Sipp, pbx: CallServer
+) -> None:
+    server = pbx.server
+    assert server.registrations("206", via="http") == []
+    calling, _ = finish(start_caller(sipp, server, "201", "206", "call_rejected.xml"))
+
+    assert invite_finals(calling) == [407, 480], calling.trace(12)
+    assert_unanswered(the_cdr(server, "201", "206"), disposition="FAILED", hangup_by="system")
+
+
+def test_call_to_unknown_number_gets_404_and_failed_cdr(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    calling, _ = finish(start_caller(sipp, server, "201", UNKNOWN_NUMBER, "call_rejected.xml"))
+
+    # Whether the server challenges before it looks the number up is its choice.
+    assert invite_finals(calling)[-1] == 404, calling.trace(12)
+    assert_unanswered(
+        the_cdr(server, "201", UNKNOWN_NUMBER), disposition="FAILED", hangup_by="system"
+    )
+
+
+def test_call_forks_to_every_contact_and_cancels_the_losers(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    answering = start_callee(sipp, server, "207", "uas_answer.xml")
+    ringing = start_callee(sipp, server, "207", "uas_ring_until_cancel.xml")
+    wait_until(
+        lambda: len(server.registrations("207", via="http")) == 2,
+        timeout=5.0,
+        interval=0.1,
+        what="two bindings of 207",
+    )
+    caller = start_caller(sipp, server, "201", "207", "call_hangup.xml", talk_ms=1000)
+    calling, [winner, loser] = finish(caller, answering, ringing)
+
+    assert invite_finals(calling) == [407, 200], calling.trace(12)
+    assert requests_received(winner, "INVITE"), winner.trace(12)
+    assert requests_received(loser, "INVITE"), loser.trace(12)
+    assert requests_received(winner, "BYE"), winner.trace(12)
+    assert requests_received(loser, "CANCEL"), loser.trace(12)
+    assert not requests_received(loser, "BYE"), loser.trace(12)
+
+    assert_answered(the_cdr(server, "201", "207"), hangup_by="caller", billsec=1)
+
+
+def test_hold_and_resume_reinvites_are_relayed_to_the_callee(sipp: Sipp, pbx: CallServer) -> None:
+    server = pbx.server
+    callee = start_callee(sipp, server, "208", "uas_hold_resume.xml")
+    caller = start_caller(sipp, server, "201", "208", "call_hold_resume.xml")
+    calling, [called] = finish(caller, callee)
+
+    # uas_hold_resume.xml already failed the run unless the directions were right.
+    initial, hold, resume = requests_received(called, "INVITE")
+    assert hold.header("Call-ID") == initial.header("Call-ID"), "re-INVITE within the dialog"
+    assert audio_of(hold).direction == "sendonly", hold.text
+    assert audio_of(resume).direction == "sendrecv", resume.text
+    for offer in (hold, resume):
+        assert audio_of(offer).port in pbx.media, offer.text
+    assert len(requests_received(called, "ACK")) == 3, "the server ACKs each 2xx of the callee"
+
+    answers = [message for message in calling.received(200) if cseq_method(message) == "INVITE"]
+    assert len(answers) == 3, calling.trace(16)
+    assert audio_of(answers[1]).direction == "recvonly", answers[1].text
+    assert audio_of(answers[2]).direction == "sendrecv", answers[2].text
+
+    assert_answered(the_cdr(server, "201", "208"), hangup_by="caller", billsec=1.5)
+
+
+def test_call_without_rtp_is_ended_by_the_server_on_both_sides(
+    sipp: Sipp, timers_pbx: CallServer
+) -> None:
+    server = timers_pbx.server
+    callee = start_callee(sipp, server, "303", "uas_answer.xml")
+    caller = start_caller(sipp, server, "301", "303", "call_await_bye.xml")
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling)[-1] == 200, calling.trace(12)
+    assert requests_received(calling, "BYE"), calling.trace(12)
+    assert requests_received(called, "BYE"), called.trace(12)
+
+    record = the_cdr(server, "301", "303")
+    assert_answered(record, hangup_by="system", billsec=RTP_TIMEOUT, slack=2)
+
+
+def test_fifty_short_calls_leave_no_call_and_no_rtp_port_behind(
+    sipp: Sipp, ringfort_factory: ServerFactory
+) -> None:
+    calls = 50
+    leak = call_server(
+        ringfort_factory, ["401", "402"], name="leak", size=200, calls__max_calls_per_extension="50"
+    )
+    server = leak.server
+    pid = server.pid
+    assert pid is not None
+
+    callee = start_callee(sipp, server, "402", "uas_answer.xml", calls=calls, time_limit=60)
+    with Sampler(lambda: len(udp_ports_of(pid, leak.media))) as sockets:
+        caller = start_caller(
+            sipp,
+            server,
+            "401",
+            "402",
+            "call_hangup.xml",
+            talk_ms=500,
+            calls=calls,
+            rate=10,
+            time_limit=60,
+        )
+        calling, [called] = finish(caller, callee)
+    assert calling.successful_calls == calls, calling.describe()
+    assert called.successful_calls == calls, called.describe()
+    # Shows that the socket check below sees the relay's sockets at all.
+    assert sockets.peak > 0, "no media socket of the server seen during the calls"
+
+    def idle() -> dict[str, Any] | None:
+        status = live_status(server)
+        done = status["calls"]["active"] == 0 and status["media"]["ports_in_use"] == 0
+        return status if done else None
+
+    try:
+        status = wait_until(idle, timeout=5.0, interval=0.2, what="no active call and no port")
+    except TimeoutError:
+        pytest.fail(f"after {calls} calls: {live_status(server)}")
+    assert status["media"]["legs"] == 0, status
+    assert udp_ports_of(pid, leak.media) == [], "the relay still holds media sockets"
+
+    records = wait_for_cdrs(server, "401", "402", count=calls)
+    assert len(records) == calls
+    assert {record["disposition"] for record in records} == {"ANSWERED"}, records
