@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import secrets
@@ -311,6 +312,11 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
                 " SIP or web server) using the address? Choose others with --sip HOST:PORT"
                 " and --http HOST:PORT."
             ) from error
+        # What start-up built (SQLAlchemy, FastAPI, pydantic: ~100,000 objects)
+        # lives as long as the process. Frozen, it is out of the collector's
+        # reach: a full collection then walks only call-time objects instead of
+        # stalling the event loop for ~75 ms (measured) every few seconds.
+        gc.freeze()
         for number, name, password in created:
             print(f"demo extension {number} ({name}): password {password}", flush=True)
         assert node.stack is not None

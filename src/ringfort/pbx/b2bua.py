@@ -496,6 +496,15 @@ class B2bua:
             return
         if fork.final is None:
             fork.final = status
+            if status >= 600 and call.state in (CallState.SETUP, CallState.RINGING):
+                # RFC 3261 §16.7: a global failure ends the search; the others are cancelled.
+                outcome = failure_outcome([status])
+                self._respond_to_caller(call, outcome.status)
+                self._cancel_forks(call)
+                self._end(
+                    call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status
+                )
+                return
             self._fork_failed(call)
 
     def _early(self, call: Call, response: Response) -> None:

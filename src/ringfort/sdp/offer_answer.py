@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -230,6 +229,7 @@ def relayed(
     originator now, RFC 4566 §5.2). A description with no usable line has every port 0
     (see ``has_live_audio``).
     """
+    connection = Connection.for_address(address)
     lines: list[MediaDescription] = []
     chosen = False
     for offered in sdp.media:
@@ -246,29 +246,43 @@ def relayed(
             continue
         chosen = True
         kept = {payload_type for payload_type, _ in common}
-        attributes = tuple(
+        attributes = [
             attribute
             for attribute in offered.attributes
             if attribute.name not in _TRANSPORT_ATTRIBUTES
+            and attribute.name != "rtcp"
             and not (
                 attribute.name in ("rtpmap", "fmtp")
                 and (attribute.value or "").partition(" ")[0] not in kept
             )
+        ]
+        attributes.append(Attribute("rtcp", str(rtcp_port)))
+        # Built directly rather than by dataclasses.replace: this runs for every
+        # SDP of every call, and the copies cost more than the work.
+        lines.append(
+            MediaDescription(
+                media=offered.media,
+                port=port,
+                proto=offered.proto,
+                # Static types need no rtpmap, but a phone that named one expects it back.
+                formats=tuple(fmt for fmt in offered.formats if fmt in kept),
+                connection=connection,
+                bandwidths=offered.bandwidths,
+                extra_lines=offered.extra_lines,
+                attributes=tuple(attributes),
+            )
         )
-        # Static types need no rtpmap, but a phone that named one expects it back.
-        stream = dataclasses.replace(
-            offered,
-            formats=tuple(fmt for fmt in offered.formats if fmt in kept),
-            attributes=attributes,
-            port_count=None,
-        )
-        lines.append(stream.with_address(address, port, rtcp_port))
-    session = dataclasses.replace(
-        sdp,
+    return SessionDescription(
+        origin=origin,
+        session_name=sdp.session_name,
+        connection=connection,
+        timing=sdp.timing,
         media=tuple(lines),
         attributes=tuple(a for a in sdp.attributes if a.name not in _TRANSPORT_ATTRIBUTES),
-    ).with_session_address(address)
-    return dataclasses.replace(session, origin=origin)
+        bandwidths=sdp.bandwidths,
+        extra_lines=sdp.extra_lines,
+        version=sdp.version,
+    )
 
 
 def has_live_audio(sdp: SessionDescription) -> bool:

@@ -54,14 +54,16 @@ class Dialog:
     @classmethod
     def as_uas(cls, request: Request, local_tag: str) -> Dialog:
         """The dialog a UAS creates by answering ``request`` with ``local_tag`` (§12.1.1)."""
-        local = request.to.copy()
+        # The message's accessors hand out copies already: no need for more.
+        local = request.to
         local.params["tag"] = local_tag
         contacts = request.contacts
+        remote = request.from_
         return cls(
             call_id=request.call_id,
             local=local,
-            remote=request.from_.copy(),
-            remote_target=contacts[0].uri.copy() if contacts else request.from_.uri.copy(),
+            remote=remote,
+            remote_target=contacts[0].uri if contacts else remote.uri.copy(),
             route_set=[str(route) for route in request.record_routes],
             local_cseq=0,
             remote_cseq=request.cseq.number,
@@ -73,9 +75,9 @@ class Dialog:
         contacts = response.contacts
         return cls(
             call_id=request.call_id,
-            local=request.from_.copy(),
-            remote=response.to.copy(),
-            remote_target=contacts[0].uri.copy() if contacts else request.uri.copy(),
+            local=request.from_,
+            remote=response.to,
+            remote_target=contacts[0].uri if contacts else request.uri.copy(),
             # The UAC's route set is the Record-Route of the response, reversed.
             route_set=[str(route) for route in reversed(response.record_routes)],
             local_cseq=request.cseq.number,
@@ -99,7 +101,7 @@ class Dialog:
         """Take a new remote target from a target refresh (re-INVITE, UPDATE; §12.2)."""
         contacts = message.contacts
         if contacts:
-            self.remote_target = contacts[0].uri.copy()
+            self.remote_target = contacts[0].uri
 
     def request(
         self,
