@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from harness import SCENARIO_DIR, ServerFactory, extensions
@@ -30,14 +30,16 @@ from peers import (
     SippResult,
     SippRun,
     free_port_block,
+    port_is_free,
     wait_until,
 )
 
 pytestmark = pytest.mark.peers
 
-NUMBERS = [str(number) for number in (*range(201, 210), 301, 302, 303, 401, 402)]
+NUMBERS = [str(number) for number in (*range(201, 213), 301, 302, 303, 401, 402, 501, 502, 503)]
 PASSWORD = {item.number: item.password for item in extensions(*NUMBERS)}
 UNKNOWN_NUMBER = "999"
+Transport = Literal["u1", "t1"]
 
 RING_TIMEOUT = 2
 RTP_TIMEOUT = 2
@@ -95,7 +97,7 @@ def call_server(
 def pbx(module_ringfort_factory: ServerFactory) -> CallServer:
     """The server most tests share: 201 calls, and each test has a callee of its own."""
     return call_server(
-        module_ringfort_factory, [str(n) for n in range(201, 210)], name="calls", size=100
+        module_ringfort_factory, [str(n) for n in range(201, 213)], name="calls", size=100
     )
 
 
@@ -109,6 +111,18 @@ def timers_pbx(module_ringfort_factory: ServerFactory) -> CallServer:
         size=100,
         calls__ring_timeout=str(RING_TIMEOUT),
         media__rtp_timeout=str(RTP_TIMEOUT),
+    )
+
+
+@pytest.fixture(scope="module")
+def limits_pbx(module_ringfort_factory: ServerFactory) -> CallServer:
+    """A server where an extension may be in one call at a time."""
+    return call_server(
+        module_ringfort_factory,
+        ["501", "502", "503"],
+        name="limits",
+        size=40,
+        calls__max_calls_per_extension="1",
     )
 
 
@@ -127,10 +141,13 @@ def udp_port_bound(port: int) -> bool:
     return False
 
 
-def register_at(sipp: Sipp, server: RingfortServer, number: str, port: int) -> None:
+def register_at(
+    sipp: Sipp, server: RingfortServer, number: str, port: int, *, transport: Transport = "u1"
+) -> None:
     """Register ``sip:NUMBER@127.0.0.1:PORT`` from that very port (no NAT in between)."""
     result = sipp.run(
         "register.xml",
+        transport=transport,
         remote=server.sip_address,
         service=number,
         username=number,
@@ -166,14 +183,23 @@ def start_callee(
     *,
     calls: int = 1,
     time_limit: int = 20,
+    transport: Transport = "u1",
 ) -> SippRun:
     """Register a fresh port as ``number`` and start the UAS ``scenario`` on it."""
     port = free_port_block(1)
-    register_at(sipp, server, number, port)
+    register_at(sipp, server, number, port, transport=transport)
     run = sipp.start(
-        scenario, sip_port=port, calls=calls, time_limit=time_limit, tag=f"callee-{number}"
+        scenario,
+        sip_port=port,
+        calls=calls,
+        time_limit=time_limit,
+        tag=f"callee-{number}",
+        transport=transport,
     )
-    wait_until(lambda: udp_port_bound(port), timeout=5.0, what=f"SIPp UAS bound to {port}")
+    if transport == "u1":
+        wait_until(lambda: udp_port_bound(port), timeout=5.0, what=f"SIPp UAS bound to {port}")
+    else:
+        wait_until(lambda: not port_is_free(port), timeout=5.0, what=f"SIPp UAS on TCP {port}")
     return run
 
 
@@ -188,10 +214,11 @@ def start_caller(
     calls: int = 1,
     rate: int | None = None,
     time_limit: int = 20,
+    transport: Transport = "u1",
 ) -> SippRun:
     """Register a fresh port as ``caller``, then call ``dialled`` from it with ``scenario``."""
     port = free_port_block(1)
-    register_at(sipp, server, caller, port)
+    register_at(sipp, server, caller, port, transport=transport)
     # SIPp's default digest uri is the server's address; make it the Request-URI.
     extra = ["-auth_uri", f"{dialled}@{server.sip_address}"]
     if talk_ms is not None:
@@ -210,6 +237,7 @@ def start_caller(
         time_limit=time_limit,
         extra=extra,
         tag=f"caller-{caller}",
+        transport=transport,
     )
 
 
@@ -479,6 +507,60 @@ def test_answered_call_hung_up_by_caller_is_relayed_and_billed(sipp: Sipp, pbx: 
     assert record["uniqueid"], record
 
 
+def test_call_over_tcp_reaches_a_tcp_phone_at_its_contact(sipp: Sipp, pbx: CallServer) -> None:
+    # The callee registered over a TCP connection that closed with its REGISTER; it is
+    # not behind NAT, so Ringfort opens a new connection to the Contact (RFC 3261 §18.1.1).
+    server = pbx.server
+    callee = start_callee(sipp, server, "210", "uas_answer.xml", transport="t1")
+    caller = start_caller(
+        sipp, server, "201", "210", "call_hangup.xml", talk_ms=1000, transport="t1"
+    )
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, 200], calling.trace(12)
+    [invite] = requests_received(called, "INVITE")
+    assert "SIP/2.0/TCP" in invite.header("Via")[0], invite.text
+    assert requests_received(called, "BYE"), called.trace(12)
+    assert_answered(the_cdr(server, "201", "210"), hangup_by="caller", billsec=1)
+
+
+def test_late_offer_is_made_by_the_callee_and_answered_in_the_acks(
+    sipp: Sipp, pbx: CallServer
+) -> None:
+    # RFC 3264 §4: an INVITE without SDP; the callee's 200 offers, the caller's ACK answers.
+    server = pbx.server
+    callee = start_callee(sipp, server, "211", "uas_answer.xml")
+    caller = start_caller(sipp, server, "201", "211", "call_late_offer.xml", talk_ms=1000)
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, 200], calling.trace(12)
+    [invite] = requests_received(called, "INVITE")
+    assert not body(invite).strip(), f"the callee is asked to offer:\n{invite.text}"
+    offer = audio_of(calling.received(200)[0])
+    assert offer.port in pbx.media, calling.received(200)[0].text
+    [ack] = requests_received(called, "ACK")
+    answer = audio_of(ack)
+    assert answer.port in pbx.media, f"the caller's answer reaches the callee:\n{ack.text}"
+    assert answer.payload_types[0] == "8", ack.text
+    assert_answered(the_cdr(server, "201", "211"), hangup_by="caller", billsec=1)
+
+
+def test_session_refresh_without_sdp_is_answered_by_ringfort_alone(
+    sipp: Sipp, pbx: CallServer
+) -> None:
+    server = pbx.server
+    callee = start_callee(sipp, server, "212", "uas_answer.xml")
+    caller = start_caller(sipp, server, "201", "212", "call_refresh.xml")
+    calling, [called] = finish(caller, callee)
+
+    oks = [message for message in calling.received(200) if cseq_method(message) == "INVITE"]
+    assert len(oks) == 2, calling.trace(16)
+    first, refresh = audio_of(oks[0]), audio_of(oks[1])
+    assert (refresh.address, refresh.port) == (first.address, first.port), oks[1].text
+    assert len(requests_received(called, "INVITE")) == 1, "the callee is not disturbed"
+    assert_answered(the_cdr(server, "201", "212"), hangup_by="caller", billsec=1)
+
+
 def test_bye_from_callee_ends_the_call_for_both(sipp: Sipp, pbx: CallServer) -> None:
     server = pbx.server
     callee = start_callee(sipp, server, "203", "uas_answer_then_bye.xml")
@@ -606,6 +688,25 @@ def test_call_to_unknown_number_gets_404_and_failed_cdr(sipp: Sipp, pbx: CallSer
     assert_unanswered(
         the_cdr(server, "201", UNKNOWN_NUMBER), disposition="FAILED", hangup_by="system"
     )
+
+
+def test_call_past_the_per_extension_limit_gets_503_with_retry_after(
+    sipp: Sipp, limits_pbx: CallServer
+) -> None:
+    server = limits_pbx.server
+    callee = start_callee(sipp, server, "503", "uas_answer.xml")
+    first = start_caller(sipp, server, "501", "503", "call_hangup.xml", talk_ms=4000)
+    wait_until(
+        lambda: live_status(server)["calls"]["active"] == 1, timeout=10.0, what="the first call"
+    )
+    second, _ = finish(start_caller(sipp, server, "502", "503", "call_rejected.xml"))
+    calling, _ = finish(first, callee)
+
+    assert invite_finals(second)[-1] == 503, second.trace(12)
+    assert second.received(503)[0].header("Retry-After"), second.trace(4)
+    assert invite_finals(calling)[-1] == 200, "the call in progress is not disturbed"
+    assert_unanswered(the_cdr(server, "502", "503"), disposition="FAILED", hangup_by="system")
+    assert_answered(the_cdr(server, "501", "503"), hangup_by="caller", billsec=4)
 
 
 def test_call_forks_to_every_contact_and_cancels_the_losers(sipp: Sipp, pbx: CallServer) -> None:

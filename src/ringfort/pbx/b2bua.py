@@ -208,6 +208,13 @@ class B2bua:
         pending = leg.pending_2xx
         if pending is not None and pending.cseq.number == request.cseq.number:
             self._stop_retransmit(leg)
+            if leg.answer_in_ack:
+                leg.answer_in_ack = False
+                if _carries_sdp(request):
+                    with contextlib.suppress(RemoteProtocolError):
+                        self._take_remote(leg, SessionDescription.parse(request.body))
+            if side is Side.CALLER and call.callee_ack_cseq is not None and call.answered:
+                self._late_answer(call, request)
 
     def on_cancel(self, handle: ServerHandle, request: Request) -> None:
         """A CANCEL: if it names a call still ringing, end it (RFC 3261 §9.2)."""
@@ -340,9 +347,10 @@ class B2bua:
         offer: SessionDescription | None = None
         if not reachable:
             problem = (480, "Temporarily Unavailable")
+        elif not request.body:
+            pass  # a late offer (RFC 3261 §13.2.1): the callee will make it
         elif not _carries_sdp(request):
-            # An INVITE without an offer (RFC 3261 §13.2.1 "late offer") is not relayed yet.
-            problem = (488, "Not Acceptable Here (no SDP offer)")
+            problem = (415, "Unsupported Media Type")
         else:
             try:
                 offer = SessionDescription.parse(request.body)
@@ -350,7 +358,7 @@ class B2bua:
                 problem = (400, f"Bad SDP: {error}")
         if problem is None and not self._reserve(username, target):
             problem = (503, "Too many calls")
-        if problem is not None or offer is None:
+        if problem is not None or (offer is None and request.body):
             status, reason = problem or (500, "Server Internal Error")
             self._refuse(handle, request, status, reason, uniqueid, username, target, clid, start)
             return
@@ -388,12 +396,17 @@ class B2bua:
         call.caller.dialog = caller_dialog
         self._by_dialog[caller_dialog.key] = (call, Side.CALLER)
 
-        outgoing = self._rewrite(call.callee, offer)
-        if outgoing is None:
-            self._respond_to_caller(call, 488)
-            self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
-            return
-        self._take_remote(call.caller, offer)
+        if offer is None:
+            call.late_offer = True
+            outgoing = b""
+        else:
+            rewritten = self._rewrite(call.callee, offer)
+            if rewritten is None:
+                self._respond_to_caller(call, 488)
+                self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
+                return
+            outgoing = rewritten
+            self._take_remote(call.caller, offer)
         self._reply(handle, make_response(request, 100))
         self._publish(CallStarted(uniqueid, uniqueid, call.src, call.dst, clid, start))
         for binding, fork_peer in reachable:
@@ -471,10 +484,11 @@ class B2bua:
                 ("CSeq", "1 INVITE"),
                 ("Contact", self._contact(peer)),
                 ("Allow", ALLOW),
-                ("Content-Type", SDP),
                 ("User-Agent", self._server_header),
             ]
         )
+        if offer:
+            headers.add("Content-Type", SDP)
         return Request("INVITE", contact, headers, offer)
 
     # -- forks ----------------------------------------------------------------------------------
@@ -536,18 +550,23 @@ class B2bua:
         fork.final = response.status
         dialog = Dialog.as_uac(fork.invite, response)
         fork.dialog = dialog
-        ack = dialog.ack(fork.invite.cseq.number, self._via(fork.peer))
-        self._sender.send_stateless(ack, fork.peer)
         if call.state not in (CallState.SETUP, CallState.RINGING):
             # Another phone answered first, or the call is over: this one is not wanted.
+            self._sender.send_stateless(
+                dialog.ack(fork.invite.cseq.number, self._via(fork.peer)), fork.peer
+            )
             bye = dialog.request("BYE", self._via(fork.peer))
             self._sender.send_request(bye, fork.peer)
             return
         callee = call.callee
         callee.peer = fork.peer
         callee.dialog = dialog
-        callee.last_ack = ack
         self._by_dialog[dialog.key] = (call, Side.CALLEE)
+        call.callee_ack_cseq = fork.invite.cseq.number
+        if not call.late_offer:
+            # With a late offer the 2xx holds the callee's offer and its ACK must carry
+            # the caller's answer, so it waits for the caller's ACK (RFC 3264 §4).
+            self._ack_callee(call, b"")
         body = b""
         if response.body:
             try:
@@ -560,6 +579,8 @@ class B2bua:
         if not body:
             # A 2xx without a usable answer to our offer (RFC 3264 §5) cannot carry media.
             log.warning("call %s: the callee answered without usable SDP", call.uniqueid)
+            if call.callee_ack_cseq is not None:
+                self._ack_callee(call, b"")
             self._sender.send_request(dialog.request("BYE", self._via(fork.peer)), fork.peer)
             self._respond_to_caller(call, 488)
             self._cancel_forks(call)
@@ -573,6 +594,35 @@ class B2bua:
         self._cancel_forks(call)
         self._respond_to_caller(call, 200, body=body)
         self._publish(CallAnswered(call.uniqueid, call.uniqueid, call.src, call.dst, call.answer))
+
+    def _ack_callee(self, call: Call, body: bytes) -> None:
+        """ACK the callee's 2xx (with the caller's answer for a late offer)."""
+        callee = call.callee
+        assert callee.dialog is not None
+        assert callee.peer is not None
+        cseq = call.callee_ack_cseq
+        assert cseq is not None
+        call.callee_ack_cseq = None
+        ack = callee.dialog.ack(cseq, self._via(callee.peer), body=body)
+        callee.last_ack = ack
+        self._sender.send_stateless(ack, callee.peer)
+
+    def _late_answer(self, call: Call, ack: Request) -> None:
+        """The caller's ACK of a late-offer call: pass its answer on in the callee's ACK."""
+        answer = None
+        if _carries_sdp(ack):
+            try:
+                answer = SessionDescription.parse(ack.body)
+            except RemoteProtocolError:
+                answer = None
+        body = self._rewrite(call.callee, answer) if answer is not None else None
+        if answer is None or body is None:
+            log.warning("call %s: the caller's ACK carried no usable answer", call.uniqueid)
+            self._ack_callee(call, b"")
+            self._hang_up(call, by=HangupBy.SYSTEM, cause="incompatible")
+            return
+        self._take_remote(call.caller, answer)
+        self._ack_callee(call, body)
 
     def _fork_failed(self, call: Call) -> None:
         if call.state not in (CallState.SETUP, CallState.RINGING):
@@ -625,6 +675,20 @@ class B2bua:
         assert target.dialog is not None
         assert target.peer is not None
         method = request.method
+        if method == "INVITE" and not request.body and source.last_sdp is not None:
+            # A re-INVITE without SDP (a session refresh, RFC 3264 §4) asks for an offer:
+            # ours is the description we last gave this leg, and the ACK will answer it.
+            # The other leg need not hear of it.
+            source.dialog.refresh_target(request)
+            assert source.peer is not None
+            response = make_response(request, 200)
+            response.headers.set("Contact", self._contact(source.peer))
+            response.headers.set("Content-Type", SDP)
+            response.body = source.last_sdp
+            self._reply(handle, response)
+            source.answer_in_ack = True
+            self._start_retransmit(source, response)
+            return
         has_sdp = _carries_sdp(request)
         if (
             method in ("INVITE", "UPDATE")
@@ -802,6 +866,8 @@ class B2bua:
             self._cancel_forks(call)
             self._end(call, Disposition.CANCELLED, by, cause, 487)
             return
+        if call.callee_ack_cseq is not None:
+            self._ack_callee(call, b"")  # a late offer's 2xx is acknowledged before its BYE
         for leg in (call.caller, call.callee):
             if leg.side.party is by or leg.dialog is None or leg.peer is None:
                 continue

@@ -77,6 +77,8 @@ class Leg:
     retransmit: asyncio.TimerHandle | None = None
     last_ack: Request | None = None
     """The ACK we sent for this leg's latest 2xx, sent again if the 2xx is (§13.2.2.4)."""
+    answer_in_ack: bool = False
+    """We offered in a 2xx to this leg's SDP-less re-INVITE; its ACK holds the answer."""
 
     def origin(self, address: str, body_changes: bool) -> Origin:
         """Our ``o=`` line for the next SDP to this leg; next version if changed (RFC 3264 §8)."""
@@ -140,6 +142,11 @@ class Call:
     ring_timer: asyncio.TimerHandle | None = None
     relays: list[Relay] = field(default_factory=list)
     held_by: Side | None = None
+    late_offer: bool = False
+    """The caller's INVITE had no SDP (RFC 3261 §13.2.1): the callee offers in its 2xx
+    and the caller answers in its ACK."""
+    callee_ack_cseq: int | None = None
+    """Set while the callee's 2xx waits for its ACK, which must carry the caller's answer."""
 
     def move(self, state: CallState) -> None:
         """Change state; a move the machine does not allow is a bug and raises."""
