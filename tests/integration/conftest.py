@@ -67,17 +67,29 @@ def silence_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def baresip_factory(tmp_path: Path, silence_wav: Path) -> Iterator[BaresipFactory]:
-    """Start baresip phones: ``make(name, account=..., answermode=...)``; all stopped after."""
+    """Start baresip phones: ``make(name, account=..., answermode=...)``; all stopped after.
+
+    A phone plays ``source_wav`` into its calls (silence by default) and, with
+    ``sip_trace``, logs every SIP message.
+    """
     require_tool("baresip")
     started: list[Baresip] = []
 
-    def make(name: str, *, account: str | None = None, answermode: str = "manual") -> Baresip:
+    def make(
+        name: str,
+        *,
+        account: str | None = None,
+        answermode: str = "manual",
+        source_wav: Path | None = None,
+        sip_trace: bool = False,
+    ) -> Baresip:
         phone = Baresip(
             name=name,
             workdir=tmp_path,
-            source_wav=silence_wav,
+            source_wav=source_wav or silence_wav,
             account=account,
             answermode=answermode,
+            sip_trace=sip_trace,
         )
         started.append(phone)
         return phone.start()

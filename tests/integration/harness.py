@@ -98,5 +98,11 @@ class BaresipFactory(Protocol):
     """Starts one baresip phone."""
 
     def __call__(
-        self, name: str, *, account: str | None = None, answermode: str = "manual"
+        self,
+        name: str,
+        *,
+        account: str | None = None,
+        answermode: str = "manual",
+        source_wav: Path | None = None,
+        sip_trace: bool = False,
     ) -> Baresip: ...

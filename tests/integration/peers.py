@@ -991,6 +991,8 @@ class Baresip:
     answermode: str = "manual"
     max_runtime: int = 120
     """``baresip -t``: the phone ends itself after this many seconds whatever happens."""
+    sip_trace: bool = False
+    """``baresip -s``: print every SIP message into the log."""
     sip_port: int = 0
     ctrl_port: int = 0
     rtp_low: int = 0
@@ -1007,7 +1009,9 @@ class Baresip:
         # SIP listens on P (UDP and TCP) and P+1 (TLS): two ports; control elsewhere.
         self.sip_port = self.sip_port or free_port_block(2)
         self.ctrl_port = self.ctrl_port or free_port_block(1)
-        self.rtp_low = self.rtp_low or free_port_block(20)
+        # baresip puts RTP on even ports: an odd start would use the port below the block.
+        self.rtp_low = self.rtp_low or free_port_block(21)
+        self.rtp_low += self.rtp_low % 2
 
     @property
     def uri(self) -> str:
@@ -1065,7 +1069,14 @@ class Baresip:
         self.write_config()
         self._log_file = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [baresip, "-f", str(self.config_dir), "-t", str(self.max_runtime)],
+            [
+                baresip,
+                *(["-s"] if self.sip_trace else []),
+                "-f",
+                str(self.config_dir),
+                "-t",
+                str(self.max_runtime),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=self._log_file,
             stderr=subprocess.STDOUT,

@@ -13,26 +13,23 @@ import json
 import math
 import queue
 import re
-import subprocess
 import sys
 import time
 import urllib.request
 import wave
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
-from harness import ServerFactory, extensions, require_tool
+from harness import BaresipFactory, ServerFactory, extensions
 from peers import (
     Baresip,
     BaresipCtl,
     RingfortServer,
     free_port_block,
-    log_tail,
-    tool_path,
     wait_until,
 )
 
@@ -143,69 +140,18 @@ def test_tone_analysis_tells_the_two_tones_apart(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- phones
 
 
-class TracedBaresip(Baresip):
-    """A baresip that also writes every SIP message it sends and receives to its log (``-s``)."""
-
-    def start(self) -> TracedBaresip:
-        """Start baresip with SIP tracing and connect to its control socket."""
-        executable = tool_path("baresip")
-        if executable is None:
-            raise FileNotFoundError("baresip is not installed (apt-get install baresip-core)")
-        self.write_config()
-        self._log_file = self.log_path.open("wb")
-        self.proc = subprocess.Popen(
-            [executable, "-s", "-f", str(self.config_dir), "-t", str(self.max_runtime)],
-            stdin=subprocess.DEVNULL,
-            stdout=self._log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            cwd=self.config_dir,
-        )
-        try:
-            self.ctl = BaresipCtl(self.ctrl_port)
-        except OSError as error:
-            self.stop()
-            raise RuntimeError(
-                f"baresip control socket never opened\n{log_tail(self.log_path)}"
-            ) from error
-        return self
-
-
-class TonePhoneFactory(Protocol):
-    """Starts one traced baresip phone playing ``source_wav`` into its calls."""
-
-    def __call__(
-        self,
-        name: str,
-        *,
-        source_wav: Path,
-        account: str | None = None,
-        answermode: str = "manual",
-    ) -> TracedBaresip: ...
-
-
-@pytest.fixture
-def tone_phone_factory(tmp_path: Path) -> Iterator[TonePhoneFactory]:
-    """Phones with their own audio source; all stopped after the test, pass or fail."""
-    require_tool("baresip")
-    started: list[TracedBaresip] = []
-
-    def make(
-        name: str, *, source_wav: Path, account: str | None = None, answermode: str = "manual"
-    ) -> TracedBaresip:
-        phone = TracedBaresip(
-            name=name,
-            workdir=tmp_path,
-            source_wav=source_wav,
-            account=account,
-            answermode=answermode,
-        )
-        started.append(phone)
-        return phone.start()
-
-    yield make
-    for phone in started:
-        phone.stop()
+def tone_phone(
+    factory: BaresipFactory,
+    name: str,
+    *,
+    source_wav: Path,
+    account: str | None = None,
+    answermode: str = "manual",
+) -> Baresip:
+    """A phone playing ``source_wav`` into its calls, with SIP tracing in its log."""
+    return factory(
+        name, source_wav=source_wav, account=account, answermode=answermode, sip_trace=True
+    )
 
 
 def control(phone: Baresip) -> BaresipCtl:
@@ -357,22 +303,24 @@ def assert_each_heard_only_the_other(conversation: Conversation) -> None:
 
 
 def test_phones_calling_each_other_directly_record_each_others_tone(
-    tone_phone_factory: TonePhoneFactory, tmp_path: Path
+    baresip_factory: BaresipFactory, tmp_path: Path
 ) -> None:
     # Without Ringfort: proves the phones, their recordings and the analysis,
     # so a failure of the test through Ringfort is Ringfort's.
-    callee = tone_phone_factory(
+    callee = tone_phone(
+        baresip_factory,
         "direct-callee",
         source_wav=write_tone_wav(tmp_path / "callee-tone.wav", CALLEE_TONE_HZ),
         answermode="auto",
     )
-    caller = tone_phone_factory(
-        "direct-caller", source_wav=write_tone_wav(tmp_path / "caller-tone.wav", CALLER_TONE_HZ)
+    caller = tone_phone(
+        baresip_factory,
+        "direct-caller",
+        source_wav=write_tone_wav(tmp_path / "caller-tone.wav", CALLER_TONE_HZ),
     )
     assert_each_heard_only_the_other(converse(caller, callee, callee.uri))
-    # baresip puts RTP on an even port, one below its range when the range starts odd.
-    assert callee.rtp_low - 1 <= rtp_source_port(caller) < callee.rtp_low + 20
-    assert caller.rtp_low - 1 <= rtp_source_port(callee) < caller.rtp_low + 20
+    assert callee.rtp_low <= rtp_source_port(caller) < callee.rtp_low + 20
+    assert caller.rtp_low <= rtp_source_port(callee) < caller.rtp_low + 20
 
 
 # --------------------------------------------------------------------------- server
@@ -395,7 +343,7 @@ def cdr_rows(server: RingfortServer) -> list[dict[str, Any]]:
 
 
 def test_two_phones_hear_each_other_through_ringfort_and_the_call_is_billed(
-    ringfort_factory: ServerFactory, tone_phone_factory: TonePhoneFactory, tmp_path: Path
+    ringfort_factory: ServerFactory, baresip_factory: BaresipFactory, tmp_path: Path
 ) -> None:
     caller_ext, callee_ext = extensions("101", "102")
     # A range of Ringfort's own, so where each phone's RTP came from shows it was relayed.
@@ -416,12 +364,14 @@ def test_two_phones_hear_each_other_through_ringfort_and_the_call_is_billed(
             f";regint=60;answermode={answermode};audio_codecs=PCMU/8000/1,PCMA/8000/1"
         )
 
-    callee = tone_phone_factory(
+    callee = tone_phone(
+        baresip_factory,
         "callee",
         source_wav=write_tone_wav(tmp_path / "callee-tone.wav", CALLEE_TONE_HZ),
         account=account(callee_ext.number, callee_ext.password, answermode="auto"),
     )
-    caller = tone_phone_factory(
+    caller = tone_phone(
+        baresip_factory,
         "caller",
         source_wav=write_tone_wav(tmp_path / "caller-tone.wav", CALLER_TONE_HZ),
         account=account(caller_ext.number, caller_ext.password, answermode="manual"),

@@ -167,6 +167,11 @@ class B2bua:
 
     def on_invite(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
         """A new INVITE (no To tag): authenticate, route, fork."""
+        if request.headers.get("Proxy-Authorization") is None:
+            # Every call starts with this challenge (RFC 3261 §22.3); it needs no lookup,
+            # so it is answered at once rather than from a task of its own.
+            self._reply(handle, self._authorizer.challenge(request, self._wall(), proxy=True))
+            return
         self._spawn(self._setup(handle, request, peer))
 
     def on_in_dialog(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
@@ -210,9 +215,8 @@ class B2bua:
             self._stop_retransmit(leg)
             if leg.answer_in_ack:
                 leg.answer_in_ack = False
-                if _carries_sdp(request):
-                    with contextlib.suppress(RemoteProtocolError):
-                        self._take_remote(leg, SessionDescription.parse(request.body))
+                if (answer := _sdp_of(request)) is not None:
+                    self._take_remote(leg, answer)
             if side is Side.CALLER and call.callee_ack_cseq is not None and call.answered:
                 self._late_answer(call, request)
 
@@ -523,15 +527,11 @@ class B2bua:
 
     def _early(self, call: Call, response: Response) -> None:
         body = b""
-        if response.body:
-            try:
-                answer = SessionDescription.parse(response.body)
-            except RemoteProtocolError:
-                answer = None
-            if answer is not None:
-                self._take_remote(call.callee, answer)
-                self._media.connect(call.caller.media, call.callee.media)
-                body = self._rewrite(call.caller, answer) or b""
+        answer = _sdp_of(response)
+        if answer is not None:
+            self._take_remote(call.callee, answer)
+            self._media.connect(call.caller.media, call.callee.media)
+            body = self._rewrite(call.caller, answer) or b""
         status = response.status if body else 180
         if call.state is CallState.SETUP:
             call.move(CallState.RINGING)
@@ -568,14 +568,10 @@ class B2bua:
             # the caller's answer, so it waits for the caller's ACK (RFC 3264 §4).
             self._ack_callee(call, b"")
         body = b""
-        if response.body:
-            try:
-                answer = SessionDescription.parse(response.body)
-            except RemoteProtocolError:
-                answer = None
-            if answer is not None:
-                self._take_remote(callee, answer)
-                body = self._rewrite(call.caller, answer) or b""
+        answer = _sdp_of(response)
+        if answer is not None:
+            self._take_remote(callee, answer)
+            body = self._rewrite(call.caller, answer) or b""
         if not body:
             # A 2xx without a usable answer to our offer (RFC 3264 §5) cannot carry media.
             log.warning("call %s: the callee answered without usable SDP", call.uniqueid)
@@ -609,12 +605,7 @@ class B2bua:
 
     def _late_answer(self, call: Call, ack: Request) -> None:
         """The caller's ACK of a late-offer call: pass its answer on in the callee's ACK."""
-        answer = None
-        if _carries_sdp(ack):
-            try:
-                answer = SessionDescription.parse(ack.body)
-            except RemoteProtocolError:
-                answer = None
+        answer = _sdp_of(ack)
         body = self._rewrite(call.callee, answer) if answer is not None else None
         if answer is None or body is None:
             log.warning("call %s: the caller's ACK carried no usable answer", call.uniqueid)
@@ -748,14 +739,10 @@ class B2bua:
         if status < 300 and relay.request.method in ("INVITE", "UPDATE"):
             target.dialog.refresh_target(response)
         body = response.body
-        if _carries_sdp(response):
-            try:
-                answer = SessionDescription.parse(body)
-            except RemoteProtocolError:
-                answer = None
-            if answer is not None:
-                self._take_remote(target, answer)
-                body = self._rewrite(source, answer) or b""
+        answer = _sdp_of(response)
+        if answer is not None:
+            self._take_remote(target, answer)
+            body = self._rewrite(source, answer) or b""
         out = make_response(relay.request, status, response.reason)
         if status < 300 and relay.request.method in ("INVITE", "UPDATE"):
             out.headers.set("Contact", self._contact(source.peer))
@@ -1047,6 +1034,19 @@ def _carries_sdp(message: Request | Response) -> bool:
     # strict, but phones omit it); parameters after ";" do not change the type.
     kind = (message.content_type or SDP).partition(";")[0].strip().lower()
     return bool(message.body) and kind == SDP
+
+
+def _sdp_of(message: Request | Response) -> SessionDescription | None:
+    """The SDP a message carries, or None when it has none or it does not parse.
+
+    Only for what comes back to us (answers, ACKs): a bad offer gets its own 400.
+    """
+    if not _carries_sdp(message):
+        return None
+    try:
+        return SessionDescription.parse(message.body)
+    except RemoteProtocolError:
+        return None
 
 
 def _side_of(call: Call, media: LegMedia) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 
@@ -74,7 +75,7 @@ def _require_aware(value: datetime, field: str) -> None:
         raise ValidationError(f"{field} must be a timezone-aware time", field=field)
 
 
-def build_cdr(
+def cdr_values(
     *,
     uniqueid: str,
     linkedid: str,
@@ -87,8 +88,8 @@ def build_cdr(
     answer: datetime | None = None,
     hangup_by: HangupBy | str | None = None,
     recording: str | None = None,
-) -> Cdr:
-    """A validated, not yet stored record of one call leg, with ``duration`` and ``billsec``.
+) -> dict[str, Any]:
+    """The validated column values of one call leg's record, with ``duration`` and ``billsec``.
 
     Raises :class:`ValidationError` for inconsistent times or unknown values.
     """
@@ -118,23 +119,23 @@ def build_cdr(
         if not 1 <= len(value) <= CDR_ID_LENGTH:
             raise ValidationError(f"{name} must be 1 to {CDR_ID_LENGTH} characters", field=name)
 
-    return Cdr(
-        uniqueid=uniqueid,
-        linkedid=linkedid,
+    return {
+        "uniqueid": uniqueid,
+        "linkedid": linkedid,
         # Caller IDs come from the network and may be anything; as Asterisk
         # does, keep what fits rather than lose the record.
-        src=src[:CDR_PARTY_LENGTH],
-        dst=dst[:CDR_PARTY_LENGTH],
-        clid=clid[:CDR_CLID_LENGTH],
-        start=start,
-        answer=answer,
-        end=end,
-        duration=whole_seconds(end - start),
-        billsec=0 if answer is None else whole_seconds(end - answer),
-        disposition=disposition.value,
-        hangup_by=None if hangup_by is None else hangup_by.value,
-        recording=recording,
-    )
+        "src": src[:CDR_PARTY_LENGTH],
+        "dst": dst[:CDR_PARTY_LENGTH],
+        "clid": clid[:CDR_CLID_LENGTH],
+        "start": start,
+        "answer": answer,
+        "end": end,
+        "duration": whole_seconds(end - start),
+        "billsec": 0 if answer is None else whole_seconds(end - answer),
+        "disposition": disposition.value,
+        "hangup_by": None if hangup_by is None else hangup_by.value,
+        "recording": recording,
+    }
 
 
 class CdrService:
@@ -175,18 +176,20 @@ class CdrService:
         Raises :class:`ValidationError` for inconsistent times or unknown
         values and :class:`ConflictError` when ``uniqueid`` is already stored.
         """
-        cdr = build_cdr(
-            uniqueid=uniqueid,
-            linkedid=linkedid,
-            src=src,
-            dst=dst,
-            clid=clid,
-            start=start,
-            end=end,
-            disposition=disposition,
-            answer=answer,
-            hangup_by=hangup_by,
-            recording=recording,
+        cdr = Cdr(
+            **cdr_values(
+                uniqueid=uniqueid,
+                linkedid=linkedid,
+                src=src,
+                dst=dst,
+                clid=clid,
+                start=start,
+                end=end,
+                disposition=disposition,
+                answer=answer,
+                hangup_by=hangup_by,
+                recording=recording,
+            )
         )
         async with self._db.session() as session:
             CdrRepository(session=session).add(cdr)

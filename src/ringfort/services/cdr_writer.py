@@ -14,13 +14,15 @@ import contextlib
 import logging
 from collections import deque
 from itertools import islice
+from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 
 from ringfort.db.models import Cdr
 from ringfort.errors import ValidationError
 from ringfort.pbx.call_events import CallEnded
-from ringfort.services.cdr import build_cdr
+from ringfort.services.cdr import cdr_values
 from ringfort.services.database import Database
 
 log = logging.getLogger(__name__)
@@ -57,8 +59,8 @@ def _is_duplicate(exc: DBAPIError) -> bool:
     return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", "") == "23505"
 
 
-def _record(event: CallEnded) -> Cdr:
-    return build_cdr(
+def _record(event: CallEnded) -> dict[str, Any]:
+    return cdr_values(
         uniqueid=event.uniqueid,
         linkedid=event.linkedid,
         src=event.src,
@@ -72,18 +74,16 @@ def _record(event: CallEnded) -> Cdr:
     )
 
 
-def _is_valid(event: CallEnded) -> bool:
-    """Whether ``event`` makes a record; logs why not."""
+def _values_of(event: CallEnded) -> dict[str, Any] | None:
+    """The record's column values, or None (logged) when ``event`` makes no valid record."""
     try:
-        _record(event)
+        return _record(event)
     except ValidationError as exc:
         log.error("CDR refused (%s): %s", exc.message, _describe(event))
     except Exception:
         # A malformed event must not block the queue for good.
         log.exception("CDR could not be built: %r", event)
-    else:
-        return True
-    return False
+    return None
 
 
 class CdrWriter:
@@ -112,7 +112,7 @@ class CdrWriter:
         self._stop_timeout = stop_timeout
         # Events leave the queue only once stored or refused, so a failed
         # commit leaves them where a retry finds them.
-        self._queue: deque[CallEnded] = deque()
+        self._queue: deque[tuple[CallEnded, dict[str, Any]]] = deque()
         self._wake = asyncio.Event()
         # Cuts the batch delay short: the batch is full or the node is stopping.
         self._hurry = asyncio.Event()
@@ -137,9 +137,10 @@ class CdrWriter:
                     "call ended after the CDR writer stopped, not stored: %s", _describe(event)
                 )
                 return
-            if not _is_valid(event):
+            values = _values_of(event)
+            if values is None:
                 return
-            self._queue.append(event)
+            self._queue.append((event, values))
             self._wake.set()
             if len(self._queue) >= self._max_batch:
                 self._hurry.set()
@@ -175,7 +176,7 @@ class CdrWriter:
             log.error(
                 "%d call detail record(s) could not be stored before stopping", len(self._queue)
             )
-            for event in self._queue:
+            for event, _ in self._queue:
                 log.error("CDR not stored: %s", _describe(event))
             self._queue.clear()
 
@@ -191,11 +192,13 @@ class CdrWriter:
                 batch = list(islice(self._queue, self._max_batch))
                 await self._write(batch)
 
-    async def _write(self, batch: list[CallEnded]) -> None:
+    async def _write(self, batch: list[tuple[CallEnded, dict[str, Any]]]) -> None:
         """Store ``batch``, the head of the queue, and take it off the queue."""
         try:
             async with self._db.session() as session:
-                session.add_all([_record(event) for event in batch])
+                # One Core executemany: the ORM's unit of work would cost the event
+                # loop ~0.2 ms per row, on the thread that carries the calls.
+                await session.execute(insert(Cdr), [values for _, values in batch])
                 await session.commit()
         except DBAPIError as exc:
             if not _is_refusal(exc):
@@ -207,11 +210,11 @@ class CdrWriter:
         for _ in batch:
             self._queue.popleft()
 
-    async def _write_one_by_one(self, batch: list[CallEnded]) -> None:
-        for event in batch:
+    async def _write_one_by_one(self, batch: list[tuple[CallEnded, dict[str, Any]]]) -> None:
+        for event, values in batch:
             try:
                 async with self._db.session() as session:
-                    session.add(_record(event))
+                    await session.execute(insert(Cdr), [values])
                     await session.commit()
             except DBAPIError as exc:
                 if not _is_refusal(exc):
