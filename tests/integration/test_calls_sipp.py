@@ -735,7 +735,7 @@ def test_call_forks_to_every_contact_and_cancels_the_losers(sipp: Sipp, pbx: Cal
 def test_hold_and_resume_reinvites_are_relayed_to_the_callee(sipp: Sipp, pbx: CallServer) -> None:
     server = pbx.server
     callee = start_callee(sipp, server, "208", "uas_hold_resume.xml")
-    caller = start_caller(sipp, server, "201", "208", "call_hold_resume.xml")
+    caller = start_caller(sipp, server, "201", "208", "call_hold_resume.xml", talk_ms=500)
     calling, [called] = finish(caller, callee)
 
     # uas_hold_resume.xml already failed the run unless the directions were right.
@@ -753,6 +753,23 @@ def test_hold_and_resume_reinvites_are_relayed_to_the_callee(sipp: Sipp, pbx: Ca
     assert audio_of(answers[2]).direction == "sendrecv", answers[2].text
 
     assert_answered(the_cdr(server, "201", "208"), hangup_by="caller", billsec=1.5)
+
+
+def test_a_hold_longer_than_the_rtp_timeout_does_not_end_the_call(
+    sipp: Sipp, timers_pbx: CallServer
+) -> None:
+    # A held phone sends no RTP; only silence outside a hold means the phone is gone.
+    server = timers_pbx.server
+    held_ms = int(RTP_TIMEOUT * 2.5 * 1000)
+    callee = start_callee(sipp, server, "303", "uas_hold_resume.xml")
+    caller = start_caller(sipp, server, "301", "303", "call_hold_resume.xml", talk_ms=held_ms)
+    calling, [called] = finish(caller, callee)
+
+    assert not requests_received(calling, "BYE"), f"the server hung up:\n{calling.trace(8)}"
+    assert len(requests_received(called, "BYE")) == 1, called.trace(8)
+    bye_answers = [message for message in calling.received(200) if cseq_method(message) == "BYE"]
+    assert bye_answers, calling.trace(8)
+    assert_answered(the_cdr(server, "301", "303"), hangup_by="caller", billsec=held_ms / 1000 + 1.5)
 
 
 def test_call_without_rtp_is_ended_by_the_server_on_both_sides(

@@ -286,7 +286,9 @@ class B2bua:
         ended = 0
         for media in self._media.idle_legs(now):
             call = self._by_media.get(media.leg_id)
-            if call is not None and call.answered:
+            # A held phone sends nothing (recvonly or inactive), for as long as the
+            # hold lasts: silence then is no sign of a vanished phone.
+            if call is not None and call.answered and call.held_by is None:
                 log.info(
                     "call %s: no RTP from the %s for too long", call.uniqueid, _side_of(call, media)
                 )
@@ -764,6 +766,8 @@ class B2bua:
             )
         elif not held and call.held_by is side:
             call.held_by = None
+            # Restart the RTP timeout: the held phone's media resumes only now.
+            self._media.connect(call.caller.media, call.callee.media)
             self._publish(
                 CallResumed(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
             )
