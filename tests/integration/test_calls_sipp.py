@@ -36,7 +36,9 @@ from peers import (
 
 pytestmark = pytest.mark.peers
 
-NUMBERS = [str(number) for number in (*range(201, 213), 301, 302, 303, 401, 402, 501, 502, 503)]
+NUMBERS = [
+    str(number) for number in (*range(201, 213), 301, 302, 303, 304, 401, 402, 501, 502, 503)
+]
 PASSWORD = {item.number: item.password for item in extensions(*NUMBERS)}
 UNKNOWN_NUMBER = "999"
 Transport = Literal["u1", "t1"]
@@ -106,7 +108,7 @@ def timers_pbx(module_ringfort_factory: ServerFactory) -> CallServer:
     """A server with a 2 s ring timeout and a 2 s RTP timeout."""
     return call_server(
         module_ringfort_factory,
-        ["301", "302", "303"],
+        ["301", "302", "303", "304"],
         name="timers",
         size=100,
         calls__ring_timeout=str(RING_TIMEOUT),
@@ -761,15 +763,15 @@ def test_a_hold_longer_than_the_rtp_timeout_does_not_end_the_call(
     # A held phone sends no RTP; only silence outside a hold means the phone is gone.
     server = timers_pbx.server
     held_ms = int(RTP_TIMEOUT * 2.5 * 1000)
-    callee = start_callee(sipp, server, "303", "uas_hold_resume.xml")
-    caller = start_caller(sipp, server, "301", "303", "call_hold_resume.xml", talk_ms=held_ms)
+    callee = start_callee(sipp, server, "304", "uas_hold_resume.xml")
+    caller = start_caller(sipp, server, "301", "304", "call_hold_resume.xml", talk_ms=held_ms)
     calling, [called] = finish(caller, callee)
 
     assert not requests_received(calling, "BYE"), f"the server hung up:\n{calling.trace(8)}"
     assert len(requests_received(called, "BYE")) == 1, called.trace(8)
     bye_answers = [message for message in calling.received(200) if cseq_method(message) == "BYE"]
     assert bye_answers, calling.trace(8)
-    assert_answered(the_cdr(server, "301", "303"), hangup_by="caller", billsec=held_ms / 1000 + 1.5)
+    assert_answered(the_cdr(server, "301", "304"), hangup_by="caller", billsec=held_ms / 1000 + 1.5)
 
 
 def test_call_without_rtp_is_ended_by_the_server_on_both_sides(
