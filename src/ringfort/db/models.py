@@ -21,6 +21,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from ringfort.disposition import Disposition, HangupBy
+
 # Named constraints keep migrations deterministic: Alembic can only drop or
 # alter what it can name, and SQLite and PostgreSQL would otherwise invent
 # different names for the same constraint.
@@ -121,24 +123,6 @@ class Registration(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
 
-class CdrDisposition(enum.StrEnum):
-    """How a call ended, with Asterisk's spelling so existing reports read it."""
-
-    ANSWERED = "ANSWERED"
-    NO_ANSWER = "NO ANSWER"
-    BUSY = "BUSY"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-class HangupBy(enum.StrEnum):
-    """Which side ended an answered call."""
-
-    CALLER = "caller"
-    CALLEE = "callee"
-    SYSTEM = "system"
-
-
 CDR_ID_LENGTH = 64
 """Room for ``uniqueid`` and ``linkedid``."""
 CDR_PARTY_LENGTH = 80
@@ -157,7 +141,7 @@ class Cdr(Base):
 
     __tablename__ = "cdr"
     __table_args__ = (
-        CheckConstraint(_in_list("disposition", CdrDisposition), name="disposition"),
+        CheckConstraint(_in_list("disposition", Disposition), name="disposition"),
         CheckConstraint(_in_list("hangup_by", HangupBy), name="hangup_by"),
         CheckConstraint("duration >= 0 AND billsec >= 0", name="durations"),
         Index(None, "start"),

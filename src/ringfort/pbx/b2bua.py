@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ringfort.bus import EventBus
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import RemoteProtocolError
 from ringfort.media.engine import LegMedia, MediaEngine
 from ringfort.pbx.call import (
@@ -48,8 +49,6 @@ from ringfort.pbx.call_events import (
     CallResumed,
     CallRinging,
     CallStarted,
-    Disposition,
-    HangupBy,
 )
 from ringfort.pbx.location import LocationService, contact_target, target_of
 from ringfort.pbx.ports import Binding, ExtensionDirectory

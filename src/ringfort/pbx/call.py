@@ -12,9 +12,9 @@ import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import LocalProtocolError
 from ringfort.media.engine import LegMedia
-from ringfort.pbx.call_events import Disposition, HangupBy
 from ringfort.pbx.ports import Binding
 from ringfort.sdp.session import Origin
 from ringfort.sip.address import Peer

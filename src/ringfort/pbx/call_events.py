@@ -6,27 +6,10 @@ to these; the call core knows nothing of them.
 
 from __future__ import annotations
 
-import enum
 from dataclasses import dataclass
 from datetime import datetime
 
-
-class Disposition(enum.StrEnum):
-    """How a call ended, spelt as Asterisk's CDR ``disposition`` column."""
-
-    ANSWERED = "ANSWERED"
-    NO_ANSWER = "NO ANSWER"
-    BUSY = "BUSY"
-    FAILED = "FAILED"
-    CANCELLED = "CANCELLED"
-
-
-class HangupBy(enum.StrEnum):
-    """Which side ended the call."""
-
-    CALLER = "caller"
-    CALLEE = "callee"
-    SYSTEM = "system"
+from ringfort.disposition import Disposition, HangupBy
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,10 +13,9 @@ from ringfort.db.models import (
     CDR_ID_LENGTH,
     CDR_PARTY_LENGTH,
     Cdr,
-    CdrDisposition,
-    HangupBy,
 )
 from ringfort.db.repositories import CdrRepository
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import ConflictError, ValidationError
 from ringfort.services.database import Database
 
@@ -84,7 +83,7 @@ def cdr_values(
     clid: str,
     start: datetime,
     end: datetime,
-    disposition: CdrDisposition | str,
+    disposition: Disposition | str,
     answer: datetime | None = None,
     hangup_by: HangupBy | str | None = None,
     recording: str | None = None,
@@ -94,10 +93,10 @@ def cdr_values(
     Raises :class:`ValidationError` for inconsistent times or unknown values.
     """
     try:
-        disposition = CdrDisposition(disposition)
+        disposition = Disposition(disposition)
     except ValueError:
         raise ValidationError(
-            f"disposition must be one of {', '.join(CdrDisposition)}", field="disposition"
+            f"disposition must be one of {', '.join(Disposition)}", field="disposition"
         ) from None
     try:
         hangup_by = None if hangup_by is None else HangupBy(hangup_by)
@@ -113,7 +112,7 @@ def cdr_values(
         _require_aware(answer, "answer")
         if not start <= answer <= end:
             raise ValidationError("answer must be between start and end", field="answer")
-    if disposition is CdrDisposition.ANSWERED and answer is None:
+    if disposition is Disposition.ANSWERED and answer is None:
         raise ValidationError("an ANSWERED record needs an answer time", field="answer")
     for name, value in (("uniqueid", uniqueid), ("linkedid", linkedid)):
         if not 1 <= len(value) <= CDR_ID_LENGTH:
@@ -166,7 +165,7 @@ class CdrService:
         clid: str,
         start: datetime,
         end: datetime,
-        disposition: CdrDisposition | str,
+        disposition: Disposition | str,
         answer: datetime | None = None,
         hangup_by: HangupBy | str | None = None,
         recording: str | None = None,

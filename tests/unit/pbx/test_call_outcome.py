@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.pbx.call import _MOVES, TIMED_OUT, CallState, failure_outcome
-from ringfort.pbx.call_events import Disposition, HangupBy
 
 
 @pytest.mark.parametrize(

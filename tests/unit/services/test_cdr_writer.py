@@ -14,7 +14,8 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.bus import EventBus
-from ringfort.pbx.call_events import CallEnded, Disposition, HangupBy
+from ringfort.disposition import Disposition, HangupBy
+from ringfort.pbx.call_events import CallEnded
 from ringfort.services.cdr import CdrService, CdrView
 from ringfort.services.cdr_writer import CdrWriter
 from ringfort.services.database import Database
