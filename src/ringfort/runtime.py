@@ -37,10 +37,7 @@ from ringfort.services.extensions import ExtensionService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
 from ringfort.settings import Settings
-from ringfort.sip.address import Peer
 from ringfort.sip.auth import Algorithm, DigestAuthenticator, NonceService
-from ringfort.sip.events import ClientHandle, ServerHandle
-from ringfort.sip.message import Request, Response
 from ringfort.sip.transaction import TransactionLayer
 from ringfort.transport.stack import SipStack
 
@@ -146,23 +143,7 @@ class Node:
             ),
             on_change=self.writer.binding_change,
         )
-        calls = settings.calls
-        self.cdr_writer.start()
-        self.calls = B2bua(
-            sender=_LateSender(self),
-            authorizer=authorizer,
-            directory=self.directory,
-            location=self.location,
-            media=self.media,
-            bus=self.bus,
-            limits=CallLimits(
-                ring_timeout=calls.ring_timeout,
-                max_calls=calls.max_calls,
-                max_calls_per_extension=calls.max_calls_per_extension,
-            ),
-            media_address=settings.media.address,
-        )
-        self.core = PbxCore(registrar=registrar, calls=self.calls)
+        self.core = PbxCore(registrar=registrar)
         sip = settings.sip
         address = sip.address
         self.stack = SipStack(
@@ -176,7 +157,23 @@ class Node:
             on_event=self.core.on_event,
             is_blocked=lambda host: self.guard.is_blocked(host, time.time()),
         )
-        self.core.attach(self.stack)
+        calls = settings.calls
+        self.cdr_writer.start()
+        self.calls = B2bua(
+            sender=self.stack,
+            authorizer=authorizer,
+            directory=self.directory,
+            location=self.location,
+            media=self.media,
+            bus=self.bus,
+            limits=CallLimits(
+                ring_timeout=calls.ring_timeout,
+                max_calls=calls.max_calls,
+                max_calls_per_extension=calls.max_calls_per_extension,
+            ),
+            media_address=settings.media.address,
+        )
+        self.core.attach(self.stack, calls=self.calls)
         await self.stack.start()
 
         if settings.http.enabled:
@@ -256,38 +253,6 @@ class Node:
                     self.calls.check_media(time.monotonic())
             except Exception:
                 log.exception("housekeeping failed")
-
-
-class _LateSender:
-    """The SIP stack as the B2BUA sees it; the stack is built after the B2BUA."""
-
-    def __init__(self, node: Node) -> None:
-        self._node = node
-
-    @property
-    def _stack(self) -> SipStack:
-        stack = self._node.stack
-        if stack is None:
-            raise RuntimeError("the SIP stack is not started")
-        return stack
-
-    def send_response(self, handle: ServerHandle, response: Response) -> None:
-        self._stack.send_response(handle, response)
-
-    def send_request(self, request: Request, peer: Peer) -> ClientHandle:
-        return self._stack.send_request(request, peer)
-
-    def send_stateless(self, message: Request | Response, peer: Peer) -> None:
-        self._stack.send_stateless(message, peer)
-
-    def sent_by(self) -> tuple[str, int]:
-        return self._stack.sent_by()
-
-    def flow_open(self, peer: Peer) -> bool:
-        return self._stack.flow_open(peer)
-
-    def find_invite_server(self, cancel: Request) -> ServerHandle | None:
-        return self._stack.find_invite_server(cancel)
 
 
 async def serve(settings: Settings, *, demo: bool = False) -> None:

@@ -363,8 +363,8 @@ class B2bua:
                 problem = (400, f"Bad SDP: {error}")
         if problem is None and not self._reserve(username, target):
             problem = (503, "Too many calls")
-        if problem is not None or (offer is None and request.body):
-            status, reason = problem or (500, "Server Internal Error")
+        if problem is not None:
+            status, reason = problem
             self._refuse(handle, request, status, reason, uniqueid, username, target, clid, start)
             return
         # From here the call counts against the limits; every exit must give it back.
@@ -806,9 +806,7 @@ class B2bua:
         leg.pending_2xx = response
         if leg.peer is None or leg.peer.transport != "UDP":
             # A reliable transport delivers the 2xx; only the ACK's absence is watched.
-            leg.retransmit = asyncio.get_running_loop().call_later(
-                64 * T1, self._no_ack, leg, response
-            )
+            leg.retransmit = asyncio.get_running_loop().call_later(64 * T1, self._no_ack, leg)
             return
         leg.retransmit = asyncio.get_running_loop().call_later(
             T1, self._retransmit, leg, response, T1, 0.0
@@ -817,7 +815,7 @@ class B2bua:
     def _retransmit(self, leg: Leg, response: Response, interval: float, waited: float) -> None:
         waited += interval
         if waited >= 64 * T1:
-            self._no_ack(leg, response)
+            self._no_ack(leg)
             return
         if leg.peer is not None:
             self._sender.send_stateless(response, leg.peer)
@@ -826,12 +824,11 @@ class B2bua:
             interval, self._retransmit, leg, response, interval, waited
         )
 
-    def _no_ack(self, leg: Leg, response: Response) -> None:
+    def _no_ack(self, leg: Leg) -> None:
         # RFC 3261 §13.3.1.4: no ACK within 64*T1 ends the dialog with a BYE.
         leg.retransmit = None
         leg.pending_2xx = None
-        key = incoming_key_of_response(response)
-        found = self._by_dialog.get(key)
+        found = self._by_dialog.get(leg.dialog.key) if leg.dialog is not None else None
         if found is not None:
             log.info(
                 "call %s: the %s never acknowledged our 2xx", found[0].uniqueid, leg.side.value
@@ -1025,11 +1022,6 @@ class B2bua:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-def incoming_key_of_response(response: Response) -> DialogKey:
-    """The key of the dialog a response we sent belongs to, at our end."""
-    return (response.call_id, response.to.tag or "", response.from_.tag or "")
 
 
 def _carries_sdp(message: Request | Response) -> bool:

@@ -51,20 +51,21 @@ class PbxCore:
         self,
         *,
         registrar: Registrar,
-        calls: B2bua | None = None,
         wall_clock: Callable[[], float] = time.time,
         server_header: str = "Ringfort",
     ) -> None:
         self._registrar = registrar
-        self._calls = calls
+        self._calls: B2bua | None = None
         self._wall = wall_clock
         self._server_header = server_header
         self._responder: Responder | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def attach(self, responder: Responder) -> None:
-        """Connect the core to the stack that carries its answers."""
+    def attach(self, responder: Responder, calls: B2bua | None = None) -> None:
+        """Connect the core to the stack that carries its answers, and to the B2BUA
+        that takes calls (without one, INVITE gets 501)."""
         self._responder = responder
+        self._calls = calls
 
     def on_event(self, event: Event) -> None:
         """Handle one transaction-layer event (called by the SIP stack)."""

@@ -59,25 +59,21 @@ def _is_duplicate(exc: DBAPIError) -> bool:
     return isinstance(exc, IntegrityError) or getattr(exc.orig, "sqlstate", "") == "23505"
 
 
-def _record(event: CallEnded) -> dict[str, Any]:
-    return cdr_values(
-        uniqueid=event.uniqueid,
-        linkedid=event.linkedid,
-        src=event.src,
-        dst=event.dst,
-        clid=event.clid,
-        start=event.start,
-        answer=event.answer,
-        end=event.end,
-        disposition=event.disposition,
-        hangup_by=event.hangup_by,
-    )
-
-
 def _values_of(event: CallEnded) -> dict[str, Any] | None:
     """The record's column values, or None (logged) when ``event`` makes no valid record."""
     try:
-        return _record(event)
+        return cdr_values(
+            uniqueid=event.uniqueid,
+            linkedid=event.linkedid,
+            src=event.src,
+            dst=event.dst,
+            clid=event.clid,
+            start=event.start,
+            answer=event.answer,
+            end=event.end,
+            disposition=event.disposition,
+            hangup_by=event.hangup_by,
+        )
     except ValidationError as exc:
         log.error("CDR refused (%s): %s", exc.message, _describe(event))
     except Exception:
