@@ -37,6 +37,7 @@ from peers import (  # noqa: E402  (the harness lives with the integration tests
     stop_process,
     tool_path,
 )
+from rates import RateStep, cpu_seconds, print_verdict  # noqa: E402  (beside this script)
 
 DEFAULT_RATES = (250, 500, 750, 1000, 1250, 1500, 2000, 2500)
 FIRST_NUMBER = 20000
@@ -90,37 +91,13 @@ SCENARIO = """\
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(RateStep):
     """The outcome of one rate."""
 
-    rate: int
-    seconds: float
-    created: int
-    successful: int
     failed: int
     server_cpu_percent: float
     response_ms: float | None
     returncode: int
-
-    @property
-    def failure_percent(self) -> float:
-        """Calls that did not end in 200, as a share of calls started."""
-        if self.created == 0:
-            return 100.0
-        return 100.0 * (self.created - self.successful) / self.created
-
-    @property
-    def achieved_rate(self) -> float:
-        """Successful registrations per second of wall time."""
-        return self.successful / self.seconds if self.seconds else 0.0
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, all threads (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # Fields 14 and 15 of proc(5), counted from the state field (3).
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 def sipp_duration_ms(value: str) -> float | None:
@@ -357,19 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
     print()
     print_table(steps)
-    passing = [step.rate for step in steps if step.created and step.failure_percent < 1.0]
-    if passing:
-        print(f"\nhighest rate with < 1 % failures: {max(passing)} registrations/s")
-    else:
-        print("\nno rate stayed under 1 % failures")
-    # A short step can hide a growing queue inside the deadline; this one cannot.
-    kept_up = [
-        step.rate
-        for step in steps
-        if step.created and step.failure_percent < 1.0 and step.achieved_rate >= 0.95 * step.rate
-    ]
-    if kept_up:
-        print(f"highest rate also completed at >= 95 % of the offered rate: {max(kept_up)}/s")
+    print_verdict(steps, "registrations/s")
     return 0
 
 

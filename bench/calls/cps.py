@@ -35,12 +35,14 @@ from server_under_test import (
     LOCALHOST,
     CpuMeter,
     MachineMeter,
+    RateStep,
     RingfortServer,
     ServerStartError,
     call_server,
     free_port_block,
     install_stop_signals,
     percentile,
+    print_verdict,
     read_sipp_stats,
     stop_process,
     tool_path,
@@ -57,14 +59,9 @@ RTD_INVITE = 2
 
 
 @dataclass(frozen=True)
-class Step:
-    """The outcome of one rate."""
+class Step(RateStep):
+    """The outcome of one rate (``seconds``: the caller's run less its last call's hold)."""
 
-    rate: int
-    seconds: float
-    """Wall time the caller ran, less the hold time of its last call."""
-    created: int
-    successful: int
     failed: int
     setup_ms: tuple[float | None, float | None]
     """p50 and p95 of first INVITE -> 200."""
@@ -77,18 +74,6 @@ class Step:
     returncode: int
     active_after: int | None
     """Calls the server still reported active a few seconds after the step."""
-
-    @property
-    def failure_percent(self) -> float:
-        """Calls that did not complete, as a share of calls started."""
-        if self.created == 0:
-            return 100.0
-        return 100.0 * (self.created - self.successful) / self.created
-
-    @property
-    def achieved_rate(self) -> float:
-        """Completed calls per second of the time the caller was placing them."""
-        return self.successful / self.seconds if self.seconds > 0 else 0.0
 
 
 class Callee:
@@ -434,18 +419,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(steps)
     if leftover:
         print(leftover)
-    passing = [step.rate for step in steps if step.created and step.failure_percent < 1.0]
-    if passing:
-        print(f"\nhighest rate with < 1 % failures: {max(passing)} calls/s")
-    else:
-        print("\nno rate stayed under 1 % failures")
-    kept_up = [
-        step.rate
-        for step in steps
-        if step.created and step.failure_percent < 1.0 and step.achieved_rate >= 0.95 * step.rate
-    ]
-    if kept_up:
-        print(f"highest rate also completed at >= 95 % of the offered rate: {max(kept_up)}/s")
+    print_verdict(steps, "calls/s")
     return 0
 
 

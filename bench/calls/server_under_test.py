@@ -24,6 +24,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from peers import (  # noqa: E402  (the harness lives with the integration tests)
     LOCALHOST,
@@ -36,6 +37,7 @@ from peers import (  # noqa: E402  (the harness lives with the integration tests
     stop_process,
     tool_path,
 )
+from rates import RateStep, cpu_seconds, print_verdict  # noqa: E402  (bench/, put on the path above)
 
 __all__ = [
     "CALLEE",
@@ -44,6 +46,7 @@ __all__ = [
     "CpuMeter",
     "DigestChallenge",
     "MachineMeter",
+    "RateStep",
     "RingfortServer",
     "ServerStartError",
     "call_server",
@@ -52,6 +55,7 @@ __all__ = [
     "free_port_block",
     "install_stop_signals",
     "percentile",
+    "print_verdict",
     "read_sipp_stats",
     "server_status",
     "stop_process",
@@ -71,14 +75,6 @@ class Party:
 
 CALLER = Party("101", "bench-secret-101")
 CALLEE = Party("102", "bench-secret-102")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process, all threads (``/proc/<pid>/stat``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    # proc(5) fields 14 and 15 (utime, stime), counted here from field 3 (state).
-    utime, stime = int(fields[11]), int(fields[12])
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
 
 
 class CpuMeter:
