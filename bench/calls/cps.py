@@ -38,6 +38,7 @@ from server_under_test import (
     RateStep,
     RingfortServer,
     ServerStartError,
+    add_server_options,
     call_server,
     free_port_block,
     install_stop_signals,
@@ -326,10 +327,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--sipp-cpu", default=None, help="taskset CPU list for both SIPps (default: the other CPU)"
     )
-    parser.add_argument("--port-low", type=int, default=41000, help="server's lowest RTP port")
-    parser.add_argument("--port-high", type=int, default=59999, help="server's highest RTP port")
-    parser.add_argument("--log-level", default="WARNING", help="server log level")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    add_server_options(parser)
     return parser.parse_args(argv)
 
 

@@ -47,6 +47,7 @@ from server_under_test import (
     MachineMeter,
     RingfortServer,
     ServerStartError,
+    add_server_options,
     call_server,
     digest_authorization,
     install_stop_signals,
@@ -936,10 +937,7 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--generator-cpu", default=None, help="CPU list for this generator (default: the other)"
     )
-    parser.add_argument("--port-low", type=int, default=41000, help="server's lowest RTP port")
-    parser.add_argument("--port-high", type=int, default=59999, help="server's highest RTP port")
-    parser.add_argument("--log-level", default="WARNING", help="server log level")
-    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+    add_server_options(parser)
     return parser.parse_args(argv)
 
 

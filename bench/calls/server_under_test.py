@@ -7,6 +7,7 @@ that a failure a benchmark reports is the server running out of time, not a limi
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
@@ -49,6 +50,7 @@ __all__ = [
     "RateStep",
     "RingfortServer",
     "ServerStartError",
+    "add_server_options",
     "call_server",
     "cpu_seconds",
     "digest_authorization",
@@ -139,6 +141,14 @@ class MachineMeter:
         elapsed = time.monotonic() - self._started
         used = self._busy_seconds() - self._before
         return 100.0 * used / elapsed if elapsed > 0 else 0.0
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The options every call bench takes for the server it starts."""
+    parser.add_argument("--port-low", type=int, default=41000, help="server's lowest RTP port")
+    parser.add_argument("--port-high", type=int, default=59999, help="server's highest RTP port")
+    parser.add_argument("--log-level", default="WARNING", help="server log level")
+    parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
