@@ -166,10 +166,11 @@ class B2bua:
 
     def on_invite(self, handle: ServerHandle, request: Request, peer: Peer) -> None:
         """A new INVITE (no To tag): authenticate, route, fork."""
-        if request.headers.get("Proxy-Authorization") is None:
-            # Every call starts with this challenge (RFC 3261 §22.3); it needs no lookup,
-            # so it is answered at once rather than from a task of its own.
-            self._reply(handle, self._authorizer.challenge(request, self._wall(), proxy=True))
+        # Every call starts with this challenge (RFC 3261 §22.3); it needs no lookup,
+        # so it is answered at once rather than from a task of its own.
+        challenge = self._authorizer.challenge_if_anonymous(request, self._wall(), proxy=True)
+        if challenge is not None:
+            self._reply(handle, challenge)
             return
         self._spawn(self._setup(handle, request, peer))
 

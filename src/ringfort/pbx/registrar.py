@@ -80,6 +80,18 @@ class Authorizer:
             response.headers.add(name, value)
         return response
 
+    def challenge_if_anonymous(
+        self, request: Request, now: float, *, proxy: bool = False
+    ) -> Response | None:
+        """The challenge for a request that carries no credentials at all, else None.
+
+        Needs no lookup, so a caller on a hot path can answer it without awaiting
+        ``authenticate`` (which gives the same answer for such a request).
+        """
+        if request.headers.get("Proxy-Authorization" if proxy else "Authorization") is None:
+            return self.challenge(request, now, proxy=proxy)
+        return None
+
     async def authenticate(
         self, request: Request, source: Peer, now: float, *, proxy: bool = False
     ) -> tuple[str | None, Response | None]:
@@ -88,9 +100,10 @@ class Authorizer:
         Returns ``(username, None)`` when it is authentic, or ``(None,
         response)`` with the 401/407/403/400 to answer otherwise.
         """
+        if (challenge := self.challenge_if_anonymous(request, now, proxy=proxy)) is not None:
+            return None, challenge
         header = request.headers.get("Proxy-Authorization" if proxy else "Authorization")
-        if header is None:
-            return None, self.challenge(request, now, proxy=proxy)
+        assert header is not None
         try:
             parsed = AuthHeader.parse(header)
             if parsed.scheme.lower() != "digest":
