@@ -417,8 +417,16 @@ class IncomingCall:
 class Phones:
     """Caller 101 and callee 102 as one SIP user agent each, sharing an event loop."""
 
-    def __init__(self, *, server: tuple[str, int], ptime_ms: int, late_ms: float) -> None:
+    def __init__(
+        self,
+        *,
+        server: tuple[str, int],
+        ptime_ms: int,
+        late_ms: float,
+        dialled: str = CALLEE.number,
+    ) -> None:
         self.server = server
+        self.dialled = dialled
         self.ptime_ms = ptime_ms
         self.late_ns = int(late_ms * 1_000_000)
         self.payload_size = 8 * ptime_ms
@@ -542,7 +550,7 @@ class Phones:
         return call
 
     def _request_uri(self) -> str:
-        return f"sip:{CALLEE.number}@{self.server[0]}:{self.server[1]}"
+        return f"sip:{self.dialled}@{self.server[0]}:{self.server[1]}"
 
     def _caller_headers(self, call: OutgoingCall, method: str, via: str) -> list[tuple[str, str]]:
         host, port = self.caller_sip.address
@@ -551,7 +559,7 @@ class Phones:
             ("Via", via),
             ("Max-Forwards", "70"),
             ("From", f"<sip:{CALLER.number}@{server}>;tag={call.from_tag}"),
-            ("To", call.to_header or f"<sip:{CALLEE.number}@{server}>"),
+            ("To", call.to_header or f"<sip:{self.dialled}@{server}>"),
             ("Call-ID", call.call_id),
             ("CSeq", f"{call.cseq} {method}"),
             ("Contact", f"<sip:{CALLER.number}@{host}:{port}>"),
@@ -564,7 +572,7 @@ class Phones:
     def _send_invite(self, call: OutgoingCall, authorization: str | None) -> None:
         call.invite_via = self._via()
         headers = self._caller_headers(call, "INVITE", call.invite_via)
-        headers[3] = ("To", f"<sip:{CALLEE.number}@{self.server[0]}:{self.server[1]}>")
+        headers[3] = ("To", f"<sip:{self.dialled}@{self.server[0]}:{self.server[1]}>")
         if authorization:
             headers.append(("Proxy-Authorization", authorization))
         body = sdp(port=call.endpoint.port, ptime_ms=self.ptime_ms, version=call.cseq)

@@ -20,8 +20,10 @@ from typing import Any
 
 from ringfort.api.app import create_app
 from ringfort.api.server import HttpServer
+from ringfort.apps.launcher import Applications
 from ringfort.bus import EventBus
 from ringfort.errors import RingfortError
+from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.media.relay import RelayEngine
 from ringfort.pbx.b2bua import B2bua, CallLimits
 from ringfort.pbx.call_events import CallEnded
@@ -33,6 +35,7 @@ from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
 from ringfort.services.cdr_writer import CdrWriter
 from ringfort.services.database import Database
+from ringfort.services.dialplan import DialPlanService
 from ringfort.services.extensions import ExtensionService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
@@ -159,6 +162,8 @@ class Node:
         )
         calls = settings.calls
         self.cdr_writer.start()
+        dial_plan = DialPlanService(self.db)
+        prompts = PromptLibrary([settings.data_dir / "prompts", SHIPPED_PROMPTS])
         self.calls = B2bua(
             sender=self.stack,
             authorizer=authorizer,
@@ -172,6 +177,8 @@ class Node:
                 max_calls_per_extension=calls.max_calls_per_extension,
             ),
             media_address=settings.media.address,
+            dial_plan=dial_plan,
+            launcher=Applications(dial_plan, prompts),
         )
         self.core.attach(self.stack, calls=self.calls)
         await self.stack.start()

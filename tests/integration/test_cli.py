@@ -16,6 +16,7 @@ from typing import Protocol
 
 import pytest
 
+from ringfort.db.migrate import HEAD_REVISION
 from ringfort.pbx.ports import Binding, BlockedAddress
 from ringfort.services.database import Database
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore
@@ -101,8 +102,8 @@ def test_init_creates_the_data_directory_and_database(ringfort: Run, data_dir: P
     assert (data_dir / "ringfort.db").is_file()
     assert f"data directory: {data_dir}" in out
     assert "ringfort.db" in out
-    assert "0001 (migrated now)" in out
-    assert "0001 (up to date)" in ok(ringfort("init"))
+    assert f"{HEAD_REVISION} (migrated now)" in out
+    assert f"{HEAD_REVISION} (up to date)" in ok(ringfort("init"))
 
 
 def test_init_demo_creates_101_and_102_once(ringfort: Run) -> None:

@@ -1,4 +1,4 @@
-"""The tables: extensions, registrations, call detail records and blocked addresses."""
+"""The tables: extensions, registrations, CDRs, blocked addresses, menus, time conditions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     Dialect,
     Float,
+    ForeignKey,
     Index,
     Integer,
     MetaData,
@@ -19,7 +20,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from ringfort.disposition import Disposition, HangupBy
 
@@ -180,3 +181,95 @@ class BlockedAddress(Base):
     failures: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(String(BLOCK_REASON_LENGTH))
     blocked_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+CONFIG_NAME_LENGTH = 64
+"""Room for menu and time-condition names."""
+DIALLED_NUMBER_LENGTH = 20
+"""Room for the internal number of a menu or time condition."""
+DESTINATION_LENGTH = 128
+"""Room for a destination's text form (``extension:101``, ``ivr:main``, ``hangup``)."""
+OPTION_DIGITS_LENGTH = 8
+
+
+class IvrMenu(Base):
+    """An auto-attendant menu: greeting, timeouts, retries and where calls go when they run out.
+
+    Prompt lists are JSON arrays of prompt names; destinations are their text form
+    (``extension:101``, ``ivr:sales``, ``hangup``), so the store needs no knowledge
+    of calls and a query can find every menu that sends calls to a place.
+    """
+
+    __tablename__ = "ivr_menus"
+    __table_args__ = (
+        CheckConstraint("timeout_retries >= 0 AND invalid_retries >= 0", name="retries"),
+        CheckConstraint("digit_timeout > 0 AND interdigit_timeout > 0", name="timeouts"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(CONFIG_NAME_LENGTH), unique=True)
+    number: Mapped[str | None] = mapped_column(String(DIALLED_NUMBER_LENGTH), unique=True)
+    """Shares one number space with extensions and time conditions (services keep it so)."""
+    language: Mapped[str] = mapped_column(String(16))
+    greeting: Mapped[str] = mapped_column(Text)
+    direct_dial: Mapped[bool]
+    digit_timeout: Mapped[float] = mapped_column(Float)
+    """Seconds."""
+    interdigit_timeout: Mapped[float] = mapped_column(Float)
+    """Seconds."""
+    timeout_retries: Mapped[int] = mapped_column(Integer)
+    timeout_prompt: Mapped[str] = mapped_column(Text)
+    timeout_destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
+    invalid_retries: Mapped[int] = mapped_column(Integer)
+    invalid_prompt: Mapped[str] = mapped_column(Text)
+    invalid_destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+    options: Mapped[list[IvrOption]] = relationship(
+        back_populates="menu",
+        cascade="all, delete-orphan",
+        # The database deletes a menu's options itself (ON DELETE CASCADE).
+        passive_deletes=True,
+        # Loaded with the menu in the same query round: async sessions cannot lazy-load.
+        lazy="selectin",
+        order_by="IvrOption.digits",
+    )
+
+
+class IvrOption(Base):
+    """A key of a menu and where it leads."""
+
+    __tablename__ = "ivr_options"
+    __table_args__ = (UniqueConstraint("menu_id", "digits"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    menu_id: Mapped[int] = mapped_column(ForeignKey("ivr_menus.id", ondelete="CASCADE"))
+    digits: Mapped[str] = mapped_column(String(OPTION_DIGITS_LENGTH))
+    """One or more of 0-9, * and #."""
+    destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
+
+    menu: Mapped[IvrMenu] = relationship(back_populates="options")
+
+
+class TimeCondition(Base):
+    """Weekly hours and holidays in a time zone, choosing between two destinations.
+
+    ``rules`` is a JSON array of rule texts (``"mon-fri 09:00-18:00"``) and
+    ``holidays`` a JSON array of ISO dates; services parse and check both.
+    """
+
+    __tablename__ = "time_conditions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(CONFIG_NAME_LENGTH), unique=True)
+    number: Mapped[str | None] = mapped_column(String(DIALLED_NUMBER_LENGTH), unique=True)
+    """Shares one number space with extensions and menus (services keep it so)."""
+    timezone: Mapped[str] = mapped_column(String(64))
+    """IANA name, e.g. ``Europe/Moscow``."""
+    rules: Mapped[str] = mapped_column(Text)
+    holidays: Mapped[str] = mapped_column(Text)
+    match_destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
+    nomatch_destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

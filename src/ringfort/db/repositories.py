@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from sqlalchemy import Insert, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ringfort.db.models import BlockedAddress, Cdr, Extension, Registration, utc_now
+from ringfort.db.models import (
+    BlockedAddress,
+    Cdr,
+    Extension,
+    IvrMenu,
+    IvrOption,
+    Registration,
+    TimeCondition,
+    utc_now,
+)
 
 
 class RegistrationValues(TypedDict):
@@ -240,3 +249,144 @@ class BlockedAddressRepository:
     async def delete(self, address: str) -> None:
         """Forget the block of ``address``; nothing happens if there is none."""
         await self._session.execute(delete(BlockedAddress).where(BlockedAddress.address == address))
+
+
+class IvrMenuRepository:
+    """Auto-attendant menus by name, each loaded with its options."""
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, name: str) -> IvrMenu | None:
+        """The menu called ``name``, or None."""
+        result = await self._session.scalars(select(IvrMenu).where(IvrMenu.name == name))
+        return result.one_or_none()
+
+    async def get_by_number(self, number: str) -> IvrMenu | None:
+        """The menu ``number`` reaches, or None."""
+        result = await self._session.scalars(select(IvrMenu).where(IvrMenu.number == number))
+        return result.one_or_none()
+
+    async def list(self) -> Sequence[IvrMenu]:
+        """Every menu, by name."""
+        result = await self._session.scalars(select(IvrMenu).order_by(IvrMenu.name))
+        return result.all()
+
+    def add(self, menu: IvrMenu) -> None:
+        """Stage a new menu (and the options attached to it)."""
+        self._session.add(menu)
+
+    async def delete(self, menu: IvrMenu) -> None:
+        """Stage the removal of ``menu``; the database removes its options with it."""
+        await self._session.delete(menu)
+
+
+class TimeConditionRepository:
+    """Time conditions by name."""
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    async def get(self, name: str) -> TimeCondition | None:
+        """The time condition called ``name``, or None."""
+        result = await self._session.scalars(
+            select(TimeCondition).where(TimeCondition.name == name)
+        )
+        return result.one_or_none()
+
+    async def get_by_number(self, number: str) -> TimeCondition | None:
+        """The time condition ``number`` reaches, or None."""
+        result = await self._session.scalars(
+            select(TimeCondition).where(TimeCondition.number == number)
+        )
+        return result.one_or_none()
+
+    async def list(self) -> Sequence[TimeCondition]:
+        """Every time condition, by name."""
+        result = await self._session.scalars(select(TimeCondition).order_by(TimeCondition.name))
+        return result.all()
+
+    def add(self, condition: TimeCondition) -> None:
+        """Stage a new time condition."""
+        self._session.add(condition)
+
+    async def delete(self, condition: TimeCondition) -> None:
+        """Stage the removal of ``condition``."""
+        await self._session.delete(condition)
+
+
+PLAN_EXTENSION = "extension"
+PLAN_MENU = "ivr"
+PLAN_TIME_CONDITION = "timecond"
+"""The kinds of entry in the number plan, spelt as destinations spell them."""
+
+
+class PlanEntry(NamedTuple):
+    """Something a caller can be sent to: an extension, a menu or a time condition."""
+
+    kind: str
+    """:data:`PLAN_EXTENSION`, :data:`PLAN_MENU` or :data:`PLAN_TIME_CONDITION`."""
+    name: str
+    """The extension's number, or the menu's or time condition's name."""
+    number: str | None
+    """The number that reaches it, if any (an extension's is its name)."""
+
+
+class NumberPlanRepository:
+    """The one number space extensions, menus and time conditions share, and who refers to whom.
+
+    Destinations are compared in their text form (``ivr:sales``); the store does
+    not interpret them.
+    """
+
+    def __init__(self, *, session: AsyncSession) -> None:
+        self._session = session
+
+    async def entries(self) -> list[PlanEntry]:
+        """Every extension, menu and time condition with its number."""
+        extensions = await self._session.scalars(select(Extension.number))
+        menus = await self._session.execute(select(IvrMenu.name, IvrMenu.number))
+        conditions = await self._session.execute(select(TimeCondition.name, TimeCondition.number))
+        found = [PlanEntry(PLAN_EXTENSION, number, number) for number in extensions]
+        found += [PlanEntry(PLAN_MENU, name, number) for name, number in menus]
+        found += [PlanEntry(PLAN_TIME_CONDITION, name, number) for name, number in conditions]
+        return found
+
+    async def owner(self, number: str) -> PlanEntry | None:
+        """The extension, menu or time condition ``number`` belongs to, or None."""
+        if await ExtensionRepository(session=self._session).exists(number):
+            return PlanEntry(PLAN_EXTENSION, number, number)
+        menu = await self._session.scalar(select(IvrMenu.name).where(IvrMenu.number == number))
+        if menu is not None:
+            return PlanEntry(PLAN_MENU, menu, number)
+        condition = await self._session.scalar(
+            select(TimeCondition.name).where(TimeCondition.number == number)
+        )
+        if condition is not None:
+            return PlanEntry(PLAN_TIME_CONDITION, condition, number)
+        return None
+
+    async def referrers(self, destination: str) -> list[PlanEntry]:
+        """Menus and time conditions that send calls to ``destination``, by kind and name."""
+        by_option = (
+            select(IvrMenu.name, IvrMenu.number)
+            .join(IvrOption)
+            .where(IvrOption.destination == destination)
+        )
+        by_menu = select(IvrMenu.name, IvrMenu.number).where(
+            (IvrMenu.timeout_destination == destination)
+            | (IvrMenu.invalid_destination == destination)
+        )
+        by_condition = (
+            select(TimeCondition.name, TimeCondition.number)
+            .where(
+                (TimeCondition.match_destination == destination)
+                | (TimeCondition.nomatch_destination == destination)
+            )
+            .order_by(TimeCondition.name)
+        )
+        menus = {*(await self._session.execute(by_option)), *(await self._session.execute(by_menu))}
+        conditions = await self._session.execute(by_condition)
+        found = [PlanEntry(PLAN_MENU, name, number) for name, number in sorted(menus)]
+        found += [PlanEntry(PLAN_TIME_CONDITION, name, number) for name, number in conditions]
+        return found

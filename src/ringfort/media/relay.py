@@ -1,19 +1,44 @@
-"""The built-in MediaEngine: relays RTP and RTCP between the two legs of a call, latching to NAT."""
+"""The built-in MediaEngine: relays RTP and RTCP between legs (latching to NAT), plays, listens."""
 
 from __future__ import annotations
 
 import asyncio
 import ipaddress
 import itertools
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ringfort.clock import Clock, SystemClock
-from ringfort.errors import LocalProtocolError
-from ringfort.media.engine import LegMedia, LegStats
+from ringfort.errors import LocalProtocolError, RemoteProtocolError
+from ringfort.media.engine import (
+    PCMA,
+    PCMU,
+    AudioClip,
+    LegFormat,
+    LegMedia,
+    LegStats,
+    MediaListener,
+    PlaybackDone,
+)
+from ringfort.media.player import (
+    LegOutput,
+    Playback,
+    Ticker,
+    ToneClips,
+    check_payload_type,
+    frames_for,
+)
+from ringfort.rtp.dtmf import DtmfReceiver
+from ringfort.rtp.dtmf_detect import InbandDtmfDetector
+from ringfort.rtp.g711 import alaw_to_linear, ulaw_to_linear
+from ringfort.rtp.packet import RtpPacket
+from ringfort.rtp.tones import Tone
 from ringfort.transport.rtp import PortPool, RtpSocketPair
 
 __all__ = ["RelayEngine"]
+
+log = logging.getLogger(__name__)
 
 # RFC 3550 §5.1: the fixed RTP header is 12 octets. §6.4.2: the smallest RTCP packet,
 # an empty receiver report, is a 4-octet header and the sender's SSRC.
@@ -22,6 +47,8 @@ _MIN_RTCP = 8
 # RFC 3550 §5.1 and §6.4.1: the top two bits of the first octet are the version, 2.
 _VERSION_MASK = 0xC0
 _VERSION_2 = 0x80
+_PLAIN_HEADER = 0x80
+"""A first octet of version 2 alone: no padding, extension or CSRC, so the payload is at 12."""
 
 
 def _destination(address: str, port: int) -> tuple[str, int] | None:
@@ -35,6 +62,71 @@ def _destination(address: str, port: int) -> tuple[str, int] | None:
     return (address, port)
 
 
+class _Listening:
+    """An application listening to one leg: RFC 4733 events and, if asked, in-band tones."""
+
+    __slots__ = ("_detector", "_event_payload_type", "_listener", "_receiver", "_where")
+
+    def __init__(
+        self, listener: MediaListener, event_payload_type: int | None, *, inband: bool, where: str
+    ) -> None:
+        self._listener = listener
+        self._where = where
+        self._event_payload_type = -1
+        self._receiver: DtmfReceiver | None = None
+        self.use_events(event_payload_type)
+        self._detector = InbandDtmfDetector() if inband else None
+
+    def use_events(self, event_payload_type: int | None) -> None:
+        """Read telephone-events of ``event_payload_type`` (None: the phone sends none)."""
+        if event_payload_type == self._event_payload_type:
+            return
+        if event_payload_type is None:
+            self._event_payload_type = -1
+            self._receiver = None
+        else:
+            self._event_payload_type = event_payload_type
+            # Reported as the key goes down, so a prompt stops at once; one report
+            # per event however many of its packets (three ends) arrive.
+            self._receiver = DtmfReceiver(payload_type=event_payload_type, on_start=True)
+
+    def inspect(self, data: bytes, now: float) -> None:
+        """Look at one RTP packet the phone sent; report the digits it starts."""
+        payload_type = data[1] & 0x7F
+        receiver = self._receiver
+        if receiver is not None and payload_type == self._event_payload_type:
+            try:
+                digits = receiver.receive(RtpPacket.parse(data), now)
+            except RemoteProtocolError:
+                return
+            # A phone that sends events may leave the tones in its audio as well; the
+            # events are the reliable copy, and each key would otherwise count twice.
+            self._detector = None
+            for digit in digits:
+                self._report(digit.digit, "rfc4733")
+            return
+        detector = self._detector
+        if detector is None or (payload_type != PCMU and payload_type != PCMA):
+            return
+        if data[0] == _PLAIN_HEADER:
+            payload = data[_MIN_RTP:]
+        else:
+            try:
+                payload = RtpPacket.parse(data).payload
+            except RemoteProtocolError:
+                return
+        pcm = ulaw_to_linear(payload) if payload_type == PCMU else alaw_to_linear(payload)
+        for key in detector.feed(pcm):
+            self._report(key, "inband")
+
+    def _report(self, digit: str, source: str) -> None:
+        try:
+            self._listener.on_digit(digit, source)
+        except Exception:
+            # The application's fault must not stop the media, least of all the relay.
+            log.exception("leg %s: the DTMF listener failed on %r", self._where, digit)
+
+
 class _RelayLeg:
     """One leg's sockets, where its phone is, which leg it feeds, and its counters."""
 
@@ -44,10 +136,13 @@ class _RelayLeg:
         "connected_at",
         "last_packet_at",
         "latched",
+        "listening",
         "media",
+        "output",
         "packets_dropped",
         "packets_relayed",
         "peer",
+        "playing",
         "remote_rtcp",
         "remote_rtp",
         "rtcp_locked",
@@ -76,9 +171,17 @@ class _RelayLeg:
         self.bytes_relayed = 0
         self.rtcp_packets_relayed = 0
         self.packets_dropped = 0
+        self.output = LegOutput()
+        self.playing = False
+        """Whether our own stream (a playback, digits) has this leg's phone: the
+        connected leg's packets to it are dropped meanwhile."""
+        self.listening: _Listening | None = None
 
     def rtp_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
-        """Hot path: check the header's size and version, latch, send out of the peer leg."""
+        """Hot path: check the header's size and version, latch, send out of the peer leg.
+
+        Playing and listening cost two attribute checks here; the rest is elsewhere.
+        """
         if len(data) < _MIN_RTP or data[0] & _VERSION_MASK != _VERSION_2:
             self.packets_dropped += 1
             return
@@ -92,9 +195,11 @@ class _RelayLeg:
         elif addr != self.remote_rtp:
             self.packets_dropped += 1
             return
-        self.last_packet_at = self._clock()
+        now = self.last_packet_at = self._clock()
+        if self.listening is not None:
+            self.listening.inspect(data, now)
         peer = self.peer
-        if peer is None or peer.remote_rtp is None:
+        if peer is None or peer.playing or peer.remote_rtp is None:
             self.packets_dropped += 1
             return
         peer.sockets.send_rtp(data, peer.remote_rtp)
@@ -120,6 +225,13 @@ class _RelayLeg:
         self.rtcp_packets_relayed += 1
 
 
+def _report_done(on_done: PlaybackDone, completed: bool) -> None:
+    try:
+        on_done(completed)
+    except Exception:
+        log.exception("a playback's completion callback failed")
+
+
 class RelayEngine:
     """Anchors each leg's media on a local RTP/RTCP port pair and relays between paired legs.
 
@@ -127,6 +239,11 @@ class RelayEngine:
     Each leg latches to the source of its first RTP (and, separately, RTCP)
     packet, and drops packets from any other source until `set_remote` is given
     a new SDP address.
+
+    A leg can also be played to from a stream of our own, paced with every other
+    playing leg by one 20 ms ticker, and listened to for DTMF. Callbacks
+    (``on_done``, a listener's ``on_digit``) run from the event loop, never from
+    inside a call to the engine, and their exceptions are logged.
     """
 
     def __init__(
@@ -144,6 +261,9 @@ class RelayEngine:
         self._monotonic = (clock or SystemClock()).monotonic
         self._legs: dict[str, _RelayLeg] = {}
         self._leg_numbers = itertools.count(1)
+        self._playing: dict[str, _RelayLeg] = {}
+        self._tones = ToneClips()
+        self._ticker = Ticker(self._tick, lambda: bool(self._playing))
 
     @property
     def port_pool(self) -> PortPool:
@@ -154,6 +274,11 @@ class RelayEngine:
     def leg_count(self) -> int:
         """How many legs are allocated and not yet released."""
         return len(self._legs)
+
+    @property
+    def playing_count(self) -> int:
+        """How many legs our own stream is sending to now."""
+        return len(self._playing)
 
     async def allocate_leg(self, call_id: str) -> LegMedia:
         """Bind an RTP/RTCP port pair for a new leg of ``call_id``; PortsExhaustedError if none."""
@@ -195,16 +320,117 @@ class RelayEngine:
         a.peer, b.peer = b, a
         a.connected_at = b.connected_at = self._monotonic()
 
+    def disconnect(self, leg: LegMedia) -> None:
+        """Stop relaying between the leg and its peer, both ways; nothing if not connected."""
+        relay_leg = self._get(leg)
+        if relay_leg.peer is not None:
+            relay_leg.peer.peer = None
+            relay_leg.peer = None
+
     async def release(self, leg: LegMedia) -> None:
-        """Close the leg's sockets and free its ports; releasing a released leg does nothing."""
+        """Close the leg's sockets and free its ports; releasing a released leg does nothing.
+
+        A playback still running ends with ``on_done(False)``; the listener is dropped.
+        """
         relay_leg = self._legs.pop(leg.leg_id, None)
         if relay_leg is None:
             return
+        relay_leg.listening = None
+        self._quiet(relay_leg)
+        self._ended(relay_leg.output.clear(), completed=False)
         if relay_leg.peer is not None:
             relay_leg.peer.peer = None
             relay_leg.peer = None
         relay_leg.sockets.close()
         await relay_leg.sockets.wait_closed()
+
+    def set_format(self, leg: LegMedia, media_format: LegFormat) -> None:
+        """What we send the leg's phone (PCMU or PCMA) and its RFC 4733 payload type.
+
+        A leg with a format terminates media here, so from now on `idle_legs` watches
+        it as it watches connected legs.
+        """
+        check_payload_type(media_format.payload_type)
+        relay_leg = self._get(leg)
+        relay_leg.output.set_format(media_format.payload_type, media_format.event_payload_type)
+        if relay_leg.listening is not None:
+            relay_leg.listening.use_events(media_format.event_payload_type)
+        if relay_leg.connected_at is None:
+            relay_leg.connected_at = self._monotonic()
+
+    def play(
+        self,
+        leg: LegMedia,
+        clips: Sequence[AudioClip],
+        *,
+        loop: bool = False,
+        on_done: PlaybackDone | None = None,
+    ) -> None:
+        """Play ``clips`` to the leg's phone from our own RTP stream, replacing what plays.
+
+        The clips follow one another without a gap; the last frame is padded with
+        silence. With ``loop`` they play until stopped or replaced.
+        """
+        relay_leg = self._get(leg)
+        playback = Playback(clips, relay_leg.output.payload_type, loop=loop, on_done=on_done)
+        self._start(relay_leg, playback)
+
+    def play_tone(
+        self, leg: LegMedia, tone: Tone, seconds: float | None, on_done: PlaybackDone | None = None
+    ) -> None:
+        """Play ``tone`` for ``seconds`` (rounded up to 20 ms), or until stopped if None."""
+        relay_leg = self._get(leg)
+        frames = None if seconds is None else frames_for(seconds)
+        playback = Playback(
+            [self._tones.tone(tone)],
+            relay_leg.output.payload_type,
+            loop=True,
+            frames=frames,
+            on_done=on_done,
+        )
+        self._start(relay_leg, playback)
+
+    def stop_playing(self, leg: LegMedia) -> None:
+        """Stop the leg's playback (its ``on_done`` gets False); nothing if none or released.
+
+        The connected leg is heard again at once, unless digits are still being sent.
+        """
+        relay_leg = self._legs.get(leg.leg_id)
+        if relay_leg is None:
+            return
+        self._ended(relay_leg.output.stop(), completed=False)
+        if not relay_leg.output.active:
+            self._quiet(relay_leg)
+
+    def send_digits(self, leg: LegMedia, digits: str) -> None:
+        """Send DTMF to the leg's phone: RFC 4733 events if negotiated, else in-band tones.
+
+        Each digit lasts 100 ms. Digits queue behind digits still being sent, and a
+        playback pauses while they go (its timestamps move on past them). A digit
+        outside 0-9, *, #, A-D raises LocalProtocolError and nothing is sent.
+        """
+        relay_leg = self._get(leg)
+        relay_leg.output.queue_digits(digits, self._tones)
+        if relay_leg.output.active:
+            self._loud(relay_leg)
+
+    def set_listener(
+        self, leg: LegMedia, listener: MediaListener | None, *, inband: bool = False
+    ) -> None:
+        """Report the DTMF the leg's phone sends to ``listener``; None stops listening.
+
+        RFC 4733 events of the leg's `LegFormat` event type always; with ``inband``,
+        DTMF tones in its PCMU/PCMA audio too, until the phone is seen to send events
+        (then its tones would double every key). Each key is reported once, as it goes
+        down. Relaying is unchanged, so a bridged call's DTMF is both relayed and seen.
+        """
+        relay_leg = self._get(leg)
+        if listener is None:
+            relay_leg.listening = None
+            return
+        relay_leg.listening = _Listening(
+            listener, relay_leg.output.event_payload_type, inband=inband, where=leg.leg_id
+        )
 
     def stats(self, leg: LegMedia) -> LegStats:
         """The leg's counters now."""
@@ -216,13 +442,16 @@ class RelayEngine:
             packets_dropped=relay_leg.packets_dropped,
             last_packet_at=relay_leg.last_packet_at,
             latched=relay_leg.latched,
+            packets_played=relay_leg.output.packets_played,
+            packets_unsent=relay_leg.output.packets_unsent,
         )
 
     def idle_legs(self, now: float) -> list[LegMedia]:
-        """Connected legs with no RTP for ``rtp_timeout`` seconds (or since connecting) at ``now``.
+        """Legs with no RTP for ``rtp_timeout`` seconds (or since expecting it) at ``now``.
 
-        Legs not yet connected are never idle: before answer no media is due, and
-        how long a call may ring is the call core's decision.
+        A leg expects media once connected or given a `LegFormat`. Legs before that
+        are never idle: before answer no media is due, and how long a call may ring
+        is the call core's decision.
         """
         idle: list[LegMedia] = []
         for relay_leg in self._legs.values():
@@ -239,9 +468,71 @@ class RelayEngine:
         """Release every leg."""
         legs = [relay_leg.media for relay_leg in self._legs.values()]
         await asyncio.gather(*(self.release(leg) for leg in legs))
+        self._ticker.stop()
 
     def _get(self, leg: LegMedia) -> _RelayLeg:
         try:
             return self._legs[leg.leg_id]
         except KeyError:
             raise LocalProtocolError(f"media leg {leg.leg_id} is not allocated here") from None
+
+    # -- our own stream ---------------------------------------------------------------------------
+
+    def _start(self, relay_leg: _RelayLeg, playback: Playback) -> None:
+        self._ended(relay_leg.output.start(playback), completed=False)
+        self._loud(relay_leg)
+
+    def _loud(self, relay_leg: _RelayLeg) -> None:
+        """Our stream has the leg's phone: pace it, and drop the connected leg's packets."""
+        if not relay_leg.playing:
+            relay_leg.playing = True
+            self._playing[relay_leg.media.leg_id] = relay_leg
+            self._ticker.ensure_running()
+
+    def _quiet(self, relay_leg: _RelayLeg) -> None:
+        """Our stream has nothing more to send the leg's phone; relaying to it resumes."""
+        if relay_leg.playing:
+            relay_leg.playing = False
+            del self._playing[relay_leg.media.leg_id]
+
+    def _ended(self, playback: Playback | None, *, completed: bool) -> None:
+        """Report a playback's end to its ``on_done``, once, from the loop."""
+        if playback is None or playback.on_done is None:
+            return
+        on_done, playback.on_done = playback.on_done, None
+        # Deferred so the callback never runs inside play() or stop_playing(), where
+        # starting another playback would re-enter the engine mid-change.
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called from outside the loop, with nothing to re-enter
+            _report_done(on_done, completed)
+        else:
+            loop.call_soon(_report_done, on_done, completed)
+
+    def _tick(self, now: float, due: int) -> None:
+        """Send every playing leg the frames due now (one, or a few after a late wake-up)."""
+        finished: list[_RelayLeg] = []
+        for relay_leg in tuple(self._playing.values()):
+            output = relay_leg.output
+            try:
+                for _ in range(due):
+                    packet = output.next_packet(now)
+                    if packet is None:
+                        break
+                    remote = relay_leg.remote_rtp
+                    if remote is None:
+                        output.packets_unsent += 1
+                    else:
+                        relay_leg.sockets.send_rtp(packet, remote)
+                        output.packets_played += 1
+            except Exception:
+                # One leg's trouble (a socket gone bad) must not silence the others.
+                log.exception("leg %s: playing failed", relay_leg.media.leg_id)
+                self._ended(output.clear(), completed=False)
+            if output.completed is not None:
+                completed, output.completed = output.completed, None
+                self._ended(completed, completed=True)
+            if not output.active:
+                finished.append(relay_leg)
+        for relay_leg in finished:
+            self._quiet(relay_leg)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import itertools
 import logging
 import secrets
@@ -30,13 +31,15 @@ from typing import Any, Protocol
 from ringfort.bus import EventBus
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import RemoteProtocolError
-from ringfort.media.engine import LegMedia, MediaEngine
+from ringfort.media.engine import LegFormat, LegMedia, MediaEngine
 from ringfort.pbx.call import (
     TIMED_OUT,
+    Bridge,
     Call,
     CallState,
     Fork,
     Leg,
+    MediaFormat,
     Outcome,
     Relay,
     Side,
@@ -50,10 +53,25 @@ from ringfort.pbx.call_events import (
     CallRinging,
     CallStarted,
 )
+from ringfort.pbx.control import AppLauncher, BridgeResult, CallControl, CallGoneError
+from ringfort.pbx.destination import Destination
+from ringfort.pbx.dtmf_info import digits_of_info
 from ringfort.pbx.location import LocationService, contact_target, target_of
-from ringfort.pbx.ports import Binding, ExtensionDirectory
+from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory
 from ringfort.pbx.registrar import ALLOW, Authorizer
-from ringfort.sdp.offer_answer import DEFAULT_CODECS, has_live_audio, is_hold, relayed
+from ringfort.rtp.tones import RINGBACK_EUROPE
+from ringfort.sdp.offer_answer import (
+    DEFAULT_CODECS,
+    PCMA,
+    PCMU,
+    TELEPHONE_EVENT,
+    Codec,
+    endpoint_answer,
+    endpoint_offer,
+    has_live_audio,
+    is_hold,
+    relayed,
+)
 from ringfort.sdp.session import SessionDescription
 from ringfort.sip.address import Peer
 from ringfort.sip.dialog import Dialog, DialogKey, incoming_key
@@ -125,6 +143,8 @@ class B2bua:
         wall_clock: Callable[[], float] = time.time,
         server_header: str = "Ringfort",
         node_id: str | None = None,
+        dial_plan: DialPlan | None = None,
+        launcher: AppLauncher | None = None,
     ) -> None:
         self._sender = sender
         self._authorizer = authorizer
@@ -136,6 +156,8 @@ class B2bua:
         self._media_address = media_address
         self._wall = wall_clock
         self._server_header = server_header
+        self._dial_plan = dial_plan
+        self._launcher = launcher
         self._sequence = itertools.count(1)
         # Asterisk's uniqueid is "[systemname-]epoch.sequence"; the sequence restarts with
         # the process, so a per-process name keeps ids unique across restarts and nodes.
@@ -199,6 +221,8 @@ class B2bua:
         elif not call.answered:
             # Early dialog requests (UPDATE before answer, PRACK) are not relayed yet.
             self._reply(handle, make_response(request, 491 if method == "INVITE" else 403))
+        elif call.app is not None and call.callee.dialog is None:
+            self._app_request(call, handle, request)
         else:
             self._relay(call, side, handle, request)
 
@@ -217,6 +241,8 @@ class B2bua:
                 leg.answer_in_ack = False
                 if (answer := _sdp_of(request)) is not None:
                     self._take_remote(leg, answer)
+                    if call.app is not None and call.callee.dialog is None:
+                        self._take_caller_answer(call, answer)
             if side is Side.CALLER and call.callee_ack_cseq is not None and call.answered:
                 self._late_answer(call, request)
 
@@ -337,21 +363,24 @@ class B2bua:
         start = self._now()
         caller = await self._directory.credentials(username)
         clid = _caller_id(request, username, caller.name if caller is not None else "")
-        uniqueid = f"{self._node_id}-{int(start.timestamp())}.{next(self._sequence)}"
-        if not target or await self._directory.credentials(target) is None:
-            self._refuse(
-                handle, request, 404, "Not Found", uniqueid, username, target or "", clid, start
-            )
+        uniqueid = self._new_uniqueid(start)
+        refused = functools.partial(
+            self._refuse, handle, request, uniqueid, username, target or "", clid, start
+        )
+        if not target:
+            refused(404, "Not Found")
             return
-        wall = self._wall()
-        reachable = [
-            (binding, where)
-            for binding in self._location.bindings(target, wall)
-            if (where := self._reachable(binding)) is not None
-        ]
+        destination: Destination | None = None
+        if await self._directory.credentials(target) is None:
+            if self._dial_plan is not None and self._launcher is not None:
+                destination = await self._dial_plan.resolve(target)
+            if destination is None:
+                refused(404, "Not Found")
+                return
+        reachable = self._reachable_bindings(target) if destination is None else []
         problem: tuple[int, str] | None = None
         offer: SessionDescription | None = None
-        if not reachable:
+        if destination is None and not reachable:
             problem = (480, "Temporarily Unavailable")
         elif not request.body:
             pass  # a late offer (RFC 3261 §13.2.1): the callee will make it
@@ -362,34 +391,54 @@ class B2bua:
                 offer = SessionDescription.parse(request.body)
             except RemoteProtocolError as error:
                 problem = (400, f"Bad SDP: {error}")
-        if problem is None and not self._reserve(username, target):
+        # An application's number is not an extension: only the caller's limit applies.
+        counted = (username,) if destination is not None else (username, target)
+        if problem is None and not self._reserve(counted):
             problem = (503, "Too many calls")
         if problem is not None:
-            status, reason = problem
-            self._refuse(handle, request, status, reason, uniqueid, username, target, clid, start)
+            refused(*problem)
             return
         # From here the call counts against the limits; every exit must give it back.
+        call = await self._open_call(handle, request, peer, uniqueid, username, target, clid, start)
+        if call is None:
+            self._release_reservation(counted)
+            refused(503, "No media ports")
+            return
+        call.counted = counted
+        if offer is not None:
+            self._take_remote(call.caller, offer)
+        self._reply(handle, make_response(request, 100))
+        self._publish(CallStarted(uniqueid, uniqueid, call.src, call.dst, clid, start))
+        if destination is not None:
+            self._start_app(call, destination)
+        else:
+            self._dial(call, target, reachable, offer)
+
+    async def _open_call(
+        self,
+        handle: ServerHandle,
+        request: Request,
+        peer: Peer,
+        uniqueid: str,
+        src: str,
+        dst: str,
+        clid: str,
+        start: datetime,
+    ) -> Call | None:
+        """Allocate a new call's media and make it known; None when no media ports are left."""
         try:
             caller_media = await self._media.allocate_leg(uniqueid)
         except (PortsExhaustedError, OSError):
-            self._release_reservation(username, target)
-            self._refuse(
-                handle, request, 503, "No media ports", uniqueid, username, target, clid, start
-            )
-            return
+            return None
         try:
             callee_media = await self._media.allocate_leg(uniqueid)
         except (PortsExhaustedError, OSError):
             await self._media.release(caller_media)
-            self._release_reservation(username, target)
-            self._refuse(
-                handle, request, 503, "No media ports", uniqueid, username, target, clid, start
-            )
-            return
+            return None
         call = Call(
             uniqueid=uniqueid,
-            src=username,
-            dst=target,
+            src=src,
+            dst=dst,
             clid=clid,
             start=start,
             invite=request,
@@ -401,7 +450,16 @@ class B2bua:
         caller_dialog = Dialog.as_uas(request, _new_tag())
         call.caller.dialog = caller_dialog
         self._by_dialog[caller_dialog.key] = (call, Side.CALLER)
+        return call
 
+    def _dial(
+        self,
+        call: Call,
+        number: str,
+        reachable: list[tuple[Binding, Peer]],
+        offer: SessionDescription | None,
+    ) -> None:
+        """Ring every reachable phone of ``number`` with the caller's offer (an ordinary call)."""
         if offer is None:
             call.late_offer = True
             outgoing = b""
@@ -412,18 +470,36 @@ class B2bua:
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
                 return
             outgoing = rewritten
-            self._take_remote(call.caller, offer)
-        self._reply(handle, make_response(request, 100))
-        self._publish(CallStarted(uniqueid, uniqueid, call.src, call.dst, clid, start))
+        self._ring(call, number, reachable, outgoing, self._limits.ring_timeout)
+
+    def _ring(
+        self,
+        call: Call,
+        number: str,
+        reachable: list[tuple[Binding, Peer]],
+        offer: bytes,
+        ring_timeout: float,
+    ) -> None:
+        call.forks = []
         for binding, fork_peer in reachable:
-            invite = self._fork_invite(call, URI.parse(binding.contact), fork_peer, outgoing)
+            invite = self._fork_invite(call, number, URI.parse(binding.contact), fork_peer, offer)
             fork_handle = self._sender.send_request(invite, fork_peer)
             fork = Fork(binding, fork_peer, invite, fork_handle)
             call.forks.append(fork)
             self._by_fork[fork_handle] = (call, fork)
         call.ring_timer = asyncio.get_running_loop().call_later(
-            self._limits.ring_timeout, self._ring_timeout, call
+            ring_timeout, self._ring_timeout, call
         )
+
+    def _reachable_bindings(self, number: str) -> list[tuple[Binding, Peer]]:
+        return [
+            (binding, where)
+            for binding in self._location.bindings(number, self._wall())
+            if (where := self._reachable(binding)) is not None
+        ]
+
+    def _new_uniqueid(self, start: datetime) -> str:
+        return f"{self._node_id}-{int(start.timestamp())}.{next(self._sequence)}"
 
     def _reachable(self, binding: Binding) -> Peer | None:
         """Where a phone can be reached now, or None if it cannot until it registers again."""
@@ -440,13 +516,13 @@ class B2bua:
         self,
         handle: ServerHandle,
         request: Request,
-        status: int,
-        reason: str,
         uniqueid: str,
         src: str,
         dst: str,
         clid: str,
         start: datetime,
+        status: int,
+        reason: str,
     ) -> None:
         """Answer a call that never started, and record it as FAILED."""
         response = make_response(request, status, reason, to_tag=_new_tag())
@@ -471,7 +547,9 @@ class B2bua:
             )
         )
 
-    def _fork_invite(self, call: Call, contact: URI, peer: Peer, offer: bytes) -> Request:
+    def _fork_invite(
+        self, call: Call, number: str, contact: URI, peer: Peer, offer: bytes
+    ) -> Request:
         host, port = self._sender.sent_by()
         caller_from = call.invite.from_
         local = NameAddr(
@@ -479,7 +557,7 @@ class B2bua:
             URI(scheme="sip", user=call.src, host=host, port=port),
             {"tag": _new_tag()},
         )
-        remote = NameAddr(None, URI(scheme="sip", user=call.dst, host=host, port=port))
+        remote = NameAddr(None, URI(scheme="sip", user=number, host=host, port=port))
         headers = Headers(
             [
                 ("Via", str(self._via(peer))),
@@ -497,6 +575,295 @@ class B2bua:
             headers.add("Content-Type", SDP)
         return Request("INVITE", contact, headers, offer)
 
+    # -- applications -----------------------------------------------------------------------------
+
+    def _start_app(self, call: Call, destination: Destination) -> None:
+        """Hand the caller's leg to the application ``destination`` names."""
+        assert self._launcher is not None
+        control = CallControl(call, self, self._media)
+        call.app = control
+        self._spawn(self._run_app(call, control, destination))
+
+    async def _run_app(self, call: Call, control: CallControl, destination: Destination) -> None:
+        assert self._launcher is not None
+        try:
+            await self._launcher.run(control, destination)
+        except CallGoneError:
+            pass
+        except Exception:
+            log.exception("call %s: the application for %s failed", call.uniqueid, destination)
+        if not call.ended and not control.bridged and not call.dialling:
+            # An application that returns without connecting the caller is done with it.
+            self.hang_up_call(call, "application-done", 480)
+
+    def answer_call(self, call: Call) -> None:
+        """Answer an application's caller with our own media (ControlDriver)."""
+        if call.ended or call.answered:
+            return
+        caller = call.caller
+        address = self._sdp_address(caller.media)
+        offer = _sdp_of(call.invite)
+        if offer is None:
+            # A late offer (RFC 3261 §13.2.1): we offer in the 2xx, the ACK answers.
+            body = endpoint_offer(
+                address=address,
+                port=caller.media.rtp_port,
+                rtcp_port=caller.media.rtcp_port,
+                origin=caller.origin(address, body_changes=False),
+                formats=((0, PCMU), (8, PCMA), (101, TELEPHONE_EVENT)),
+            ).serialize()
+            caller.answer_in_ack = True
+        else:
+            answered = endpoint_answer(
+                offer,
+                address=address,
+                port=caller.media.rtp_port,
+                rtcp_port=caller.media.rtcp_port,
+                origin=caller.origin(address, body_changes=False),
+            )
+            if answered is None:
+                self._respond_to_caller(call, 488)
+                self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
+                return
+            body = answered.sdp.serialize()
+            self._set_caller_format(
+                call,
+                MediaFormat(answered.payload_type, answered.codec, answered.event_payload_type),
+            )
+        caller.last_sdp = body
+        assert call.app is not None
+        self._media.set_listener(caller.media, call.app)
+        call.move(CallState.ANSWERED)
+        call.answer = self._now()
+        self._respond_to_caller(call, 200, body=body)
+        self._publish(CallAnswered(call.uniqueid, call.uniqueid, call.src, call.dst, call.answer))
+
+    def _take_caller_answer(self, call: Call, answer: SessionDescription) -> None:
+        """The caller's answer (in an ACK) to the offer we made in our 2xx."""
+        media_format = _endpoint_format(answer)
+        if media_format is None:
+            log.warning("call %s: the caller's answer has no codec we offered", call.uniqueid)
+            self._hang_up(call, by=HangupBy.SYSTEM, cause="incompatible")
+            return
+        self._set_caller_format(call, media_format)
+
+    def _set_caller_format(self, call: Call, media_format: MediaFormat) -> None:
+        call.caller_format = media_format
+        self._media.set_format(
+            call.caller.media,
+            LegFormat(media_format.payload_type, media_format.event_payload_type),
+        )
+
+    def bridge_call(
+        self, call: Call, number: str, ring_timeout: float | None
+    ) -> asyncio.Future[BridgeResult]:
+        """Ring ``number`` for an application's caller and connect them (ControlDriver)."""
+        result: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
+        if call.ended:
+            result.set_exception(CallGoneError(f"call {call.uniqueid} is over"))
+        elif call.dialling or call.bridge is not None:
+            result.set_result(BridgeResult(False, 491, Disposition.FAILED, "busy-bridging"))
+        else:
+            self._spawn(self._connect(call, number, ring_timeout, result))
+        return result
+
+    async def _connect(
+        self,
+        call: Call,
+        number: str,
+        ring_timeout: float | None,
+        result: asyncio.Future[BridgeResult],
+    ) -> None:
+        known = await self._directory.credentials(number) is not None
+        if call.ended:
+            return
+        reachable = self._reachable_bindings(number) if known else []
+        if not call.answered:
+            # Not answered yet: it becomes an ordinary call to the number.
+            call.connected = result
+            if not reachable:
+                status = 480 if known else 404
+                self._respond_to_caller(call, status)
+                self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "unavailable", status)
+                return
+            self._media.set_listener(call.caller.media, None)
+            self._dial(call, number, reachable, _sdp_of(call.invite))
+            return
+        now = self._now()
+        bridge = Bridge(self._new_uniqueid(now), number, now, result)
+        call.bridge = bridge
+        self._publish(CallStarted(bridge.uniqueid, call.uniqueid, call.src, number, call.clid, now))
+        if not reachable or call.caller_format is None:
+            self._bridge_failed(
+                call,
+                Outcome(480 if known else 404, Disposition.FAILED, HangupBy.SYSTEM, "unavailable"),
+            )
+            return
+        offer = self._bridge_offer(call, call.caller_format)
+        self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
+        self._ring(call, number, reachable, offer, ring_timeout or self._limits.ring_timeout)
+
+    def _bridge_offer(self, call: Call, media_format: MediaFormat) -> bytes:
+        """Our offer to the bridged phone: the caller's own formats, relayed unchanged."""
+        callee = call.callee
+        address = self._sdp_address(callee.media)
+        formats = [(media_format.payload_type, media_format.codec)]
+        if media_format.event_payload_type is not None:
+            formats.append((media_format.event_payload_type, TELEPHONE_EVENT))
+        body = endpoint_offer(
+            address=address,
+            port=callee.media.rtp_port,
+            rtcp_port=callee.media.rtcp_port,
+            origin=callee.origin(address, body_changes=callee.last_sdp is not None),
+            formats=formats,
+        ).serialize()
+        callee.last_sdp = body
+        return body
+
+    def _bridge_early(self, call: Call, response: Response) -> None:
+        bridge = call.bridge
+        assert bridge is not None
+        answer = _sdp_of(response)
+        if answer is not None and has_live_audio(answer):
+            # Early media (a 183): the caller hears the phone's own ringback instead of ours.
+            self._take_remote(call.callee, answer)
+            self._media.stop_playing(call.caller.media)
+            self._media.connect(call.caller.media, call.callee.media)
+        if not bridge.rang:
+            bridge.rang = True
+            self._publish(
+                CallRinging(bridge.uniqueid, call.uniqueid, call.src, bridge.dst, self._now())
+            )
+
+    def _bridge_answered(self, call: Call, response: Response) -> None:
+        bridge = call.bridge
+        assert bridge is not None
+        callee = call.callee
+        answer = _sdp_of(response)
+        agreed = _endpoint_format(answer) if answer is not None else None
+        wanted = call.caller_format
+        if agreed is None or wanted is None or agreed.codec != wanted.codec:
+            # Without transcoding, the phone must take the codec the caller already uses.
+            log.warning("call %s: %s answered without usable SDP", call.uniqueid, bridge.dst)
+            assert callee.dialog is not None
+            assert callee.peer is not None
+            self._sender.send_request(
+                callee.dialog.request("BYE", self._via(callee.peer)), callee.peer
+            )
+            self._forget_callee(call)
+            self._bridge_failed(
+                call, Outcome(488, Disposition.FAILED, HangupBy.SYSTEM, "incompatible")
+            )
+            return
+        assert answer is not None
+        self._take_remote(callee, answer)
+        self._media.set_listener(call.caller.media, None)
+        self._media.stop_playing(call.caller.media)
+        self._media.connect(call.caller.media, callee.media)
+        self._cancel_ring_timer(call)
+        self._cancel_forks(call)
+        bridge.answer = self._now()
+        self._publish(
+            CallAnswered(bridge.uniqueid, call.uniqueid, call.src, bridge.dst, bridge.answer)
+        )
+        bridge.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+
+    def _bridge_failed(self, call: Call, outcome: Outcome) -> None:
+        """Nobody took the bridged call: the caller stays with the application."""
+        bridge = call.bridge
+        assert bridge is not None
+        call.bridge = None
+        self._cancel_ring_timer(call)
+        self._cancel_forks(call)
+        if not call.ended:
+            with contextlib.suppress(Exception):
+                self._media.stop_playing(call.caller.media)
+        self._publish_ended(
+            call,
+            bridge.uniqueid,
+            bridge.dst,
+            bridge.start,
+            None,
+            outcome.disposition,
+            outcome.hangup_by,
+            outcome.cause,
+            outcome.status,
+        )
+        if not bridge.result.done():
+            bridge.result.set_result(
+                BridgeResult(False, outcome.status, outcome.disposition, outcome.cause)
+            )
+
+    def _forget_callee(self, call: Call) -> None:
+        callee = call.callee
+        if callee.dialog is not None:
+            self._by_dialog.pop(callee.dialog.key, None)
+        callee.dialog = None
+        callee.peer = None
+        callee.last_ack = None
+
+    def hang_up_call(self, call: Call, cause: str, status: int) -> None:
+        """End an application's call (ControlDriver)."""
+        if call.ended:
+            return
+        if call.answered:
+            self._hang_up(call, by=HangupBy.SYSTEM, cause=cause)
+            return
+        self._respond_to_caller(call, status)
+        self._cancel_forks(call)
+        self._end(call, Disposition.FAILED, HangupBy.SYSTEM, cause, status)
+
+    def _app_request(self, call: Call, handle: ServerHandle, request: Request) -> None:
+        """An in-dialog request from a caller whose media an application terminates."""
+        method = request.method
+        caller = call.caller
+        assert caller.dialog is not None
+        assert caller.peer is not None
+        if method == "INFO":
+            digit = digits_of_info(request.content_type, request.body)
+            self._reply(handle, make_response(request, 200 if digit is not None else 415))
+            if digit is not None and call.app is not None:
+                call.app.on_digit(digit, "info")
+            return
+        if method not in ("INVITE", "UPDATE"):
+            self._reply(handle, make_response(request, 501))
+            return
+        caller.dialog.refresh_target(request)
+        response = make_response(request, 200)
+        response.headers.set("Contact", self._contact(caller.peer))
+        response.headers.set("Content-Type", SDP)
+        if not request.body:
+            # RFC 3264 §4: asked for an offer; ours is the description we gave last.
+            response.body = caller.last_sdp or b""
+            caller.answer_in_ack = method == "INVITE"
+        else:
+            offer = _sdp_of(request)
+            address = self._sdp_address(caller.media)
+            answered = (
+                endpoint_answer(
+                    offer,
+                    address=address,
+                    port=caller.media.rtp_port,
+                    rtcp_port=caller.media.rtcp_port,
+                    origin=caller.origin(address, body_changes=True),
+                )
+                if offer is not None
+                else None
+            )
+            if offer is None or answered is None:
+                self._reply(handle, make_response(request, 488))
+                return
+            self._take_remote(caller, offer)
+            self._set_caller_format(
+                call,
+                MediaFormat(answered.payload_type, answered.codec, answered.event_payload_type),
+            )
+            response.body = answered.sdp.serialize()
+            caller.last_sdp = response.body
+        self._reply(handle, response)
+        if method == "INVITE":
+            self._start_retransmit(caller, response)
+
     # -- forks ----------------------------------------------------------------------------------
 
     def _fork_response(self, call: Call, fork: Fork, response: Response) -> None:
@@ -508,7 +875,9 @@ class B2bua:
             if fork.cancel_wanted:
                 self._send_cancel(fork)
                 return
-            if call.state in (CallState.SETUP, CallState.RINGING):
+            if call.bridge is not None and call.bridge.dialling:
+                self._bridge_early(call, response)
+            elif call.state in (CallState.SETUP, CallState.RINGING):
                 self._early(call, response)
             return
         if status < 300:
@@ -516,14 +885,9 @@ class B2bua:
             return
         if fork.final is None:
             fork.final = status
-            if status >= 600 and call.state in (CallState.SETUP, CallState.RINGING):
+            if status >= 600 and call.dialling:
                 # RFC 3261 §16.7: a global failure ends the search; the others are cancelled.
-                outcome = failure_outcome([status])
-                self._respond_to_caller(call, outcome.status)
-                self._cancel_forks(call)
-                self._end(
-                    call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status
-                )
+                self._nobody_answered(call, failure_outcome([status]))
                 return
             self._fork_failed(call)
 
@@ -552,7 +916,7 @@ class B2bua:
         fork.final = response.status
         dialog = Dialog.as_uac(fork.invite, response)
         fork.dialog = dialog
-        if call.state not in (CallState.SETUP, CallState.RINGING):
+        if not call.dialling:
             # Another phone answered first, or the call is over: this one is not wanted.
             self._sender.send_stateless(
                 dialog.ack(fork.invite.cseq.number, self._via(fork.peer)), fork.peer
@@ -569,6 +933,9 @@ class B2bua:
             # With a late offer the 2xx holds the callee's offer and its ACK must carry
             # the caller's answer, so it waits for the caller's ACK (RFC 3264 §4).
             self._ack_callee(call, b"")
+        if call.bridge is not None:
+            self._bridge_answered(call, response)
+            return
         body = b""
         answer = _sdp_of(response)
         if answer is not None:
@@ -592,6 +959,8 @@ class B2bua:
         self._cancel_forks(call)
         self._respond_to_caller(call, 200, body=body)
         self._publish(CallAnswered(call.uniqueid, call.uniqueid, call.src, call.dst, call.answer))
+        if call.connected is not None and not call.connected.done():
+            call.connected.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
 
     def _ack_callee(self, call: Call, body: bytes) -> None:
         """ACK the callee's 2xx (with the caller's answer for a late offer)."""
@@ -618,22 +987,31 @@ class B2bua:
         self._ack_callee(call, body)
 
     def _fork_failed(self, call: Call) -> None:
-        if call.state not in (CallState.SETUP, CallState.RINGING):
+        if not call.dialling:
             return
         statuses = [fork.final for fork in call.forks]
         if any(status is None for status in statuses):
             return
-        outcome: Outcome = failure_outcome([status for status in statuses if status is not None])
-        self._respond_to_caller(call, outcome.status)
-        self._end(call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status)
+        self._nobody_answered(
+            call, failure_outcome([status for status in statuses if status is not None])
+        )
 
     def _ring_timeout(self, call: Call) -> None:
         call.ring_timer = None
-        if call.state not in (CallState.SETUP, CallState.RINGING):
+        if call.dialling:
+            self._nobody_answered(
+                call, Outcome(480, Disposition.NO_ANSWER, HangupBy.SYSTEM, "no-answer")
+            )
+
+    def _nobody_answered(self, call: Call, outcome: Outcome) -> None:
+        """Every phone rung failed, or none answered in time."""
+        if call.bridge is not None:
+            self._bridge_failed(call, outcome)
             return
-        self._respond_to_caller(call, 480, reason="No Answer")
+        reason = "No Answer" if outcome.cause == "no-answer" else None
+        self._respond_to_caller(call, outcome.status, reason=reason)
         self._cancel_forks(call)
-        self._end(call, Disposition.NO_ANSWER, HangupBy.SYSTEM, "no-answer", 480)
+        self._end(call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status)
 
     def _cancel_forks(self, call: Call) -> None:
         for fork in call.forks:
@@ -869,6 +1247,7 @@ class B2bua:
             return
         call.move(CallState.ENDED)
         self._cancel_ring_timer(call)
+        self._cancel_forks(call)
         for leg in (call.caller, call.callee):
             self._stop_retransmit(leg)
             if leg.dialog is not None:
@@ -879,23 +1258,36 @@ class B2bua:
                 self._reply(relay.server, make_response(relay.request, 487))
         call.relays.clear()
         self._unregister(call)
-        end = self._now()
-        self._publish(
-            CallEnded(
-                call.uniqueid,
-                call.uniqueid,
-                call.src,
-                call.dst,
-                clid=call.clid,
-                start=call.start,
-                answer=call.answer,
-                end=end,
-                disposition=disposition,
-                hangup_by=hangup_by,
-                cause=cause,
-                status=status,
+        bridge, call.bridge = call.bridge, None
+        if bridge is not None:
+            bridged = bridge.answer is not None
+            self._publish_ended(
+                call,
+                bridge.uniqueid,
+                bridge.dst,
+                bridge.start,
+                bridge.answer,
+                Disposition.ANSWERED if bridged else Disposition.CANCELLED,
+                hangup_by,
+                cause,
+                status if bridged else 487,
             )
+            bridge.result.cancel()
+        self._publish_ended(
+            call,
+            call.uniqueid,
+            call.dst,
+            call.start,
+            call.answer,
+            disposition,
+            hangup_by,
+            cause,
+            status,
         )
+        if call.connected is not None and not call.connected.done():
+            call.connected.set_result(BridgeResult(False, status, disposition, cause))
+        if call.app is not None:
+            call.app.ended()
         log.info(
             "call %s %s -> %s ended: %s (%s, by %s)",
             call.uniqueid,
@@ -907,6 +1299,36 @@ class B2bua:
         )
         self._spawn(self._release(call.caller.media, call.callee.media))
 
+    def _publish_ended(
+        self,
+        call: Call,
+        uniqueid: str,
+        dst: str,
+        start: datetime,
+        answer: datetime | None,
+        disposition: Disposition,
+        hangup_by: HangupBy,
+        cause: str,
+        status: int,
+    ) -> None:
+        """CallEnded for ``call`` itself or for one of its bridges (linked by ``call.uniqueid``)."""
+        self._publish(
+            CallEnded(
+                uniqueid,
+                call.uniqueid,
+                call.src,
+                dst,
+                clid=call.clid,
+                start=start,
+                answer=answer,
+                end=self._now(),
+                disposition=disposition,
+                hangup_by=hangup_by,
+                cause=cause,
+                status=status,
+            )
+        )
+
     async def _release(self, *legs: LegMedia) -> None:
         for media in legs:
             self._by_media.pop(media.leg_id, None)
@@ -915,16 +1337,16 @@ class B2bua:
             except Exception:
                 log.exception("releasing media leg %s failed", media.leg_id)
 
-    def _reserve(self, src: str, dst: str) -> bool:
+    def _reserve(self, numbers: tuple[str, ...]) -> bool:
         """Count a call being set up against the limits, or say there is no room for it."""
         limits = self._limits
         if self._reserved >= limits.max_calls or any(
             self._per_extension.get(number, 0) >= limits.max_calls_per_extension
-            for number in (src, dst)
+            for number in numbers
         ):
             return False
         self._reserved += 1
-        for number in {src, dst}:
+        for number in set(numbers):
             self._per_extension[number] = self._per_extension.get(number, 0) + 1
         return True
 
@@ -936,11 +1358,11 @@ class B2bua:
 
     def _unregister(self, call: Call) -> None:
         if self._calls.pop(call.uniqueid, None) is not None:
-            self._release_reservation(call.src, call.dst)
+            self._release_reservation(call.counted)
 
-    def _release_reservation(self, src: str, dst: str) -> None:
+    def _release_reservation(self, numbers: tuple[str, ...]) -> None:
         self._reserved -= 1
-        for number in {src, dst}:
+        for number in set(numbers):
             left = self._per_extension.get(number, 0) - 1
             if left > 0:
                 self._per_extension[number] = left
@@ -1043,6 +1465,31 @@ def _sdp_of(message: Request | Response) -> SessionDescription | None:
         return SessionDescription.parse(message.body)
     except RemoteProtocolError:
         return None
+
+
+def _endpoint_format(sdp: SessionDescription) -> MediaFormat | None:
+    """The voice and event formats of the first live audio line of an answer to our offer."""
+    for stream in sdp.media:
+        if stream.port == 0 or stream.media != "audio":
+            continue
+        voice: tuple[int, Codec] | None = None
+        events: int | None = None
+        for fmt in stream.formats:
+            if not fmt.isdigit():
+                continue
+            rtpmap = stream.rtpmap(fmt)
+            for codec in (PCMU, PCMA, TELEPHONE_EVENT):
+                if (rtpmap is not None and codec.matches(rtpmap)) or (
+                    rtpmap is None and codec.static_payload_type == int(fmt)
+                ):
+                    if codec is TELEPHONE_EVENT:
+                        events = int(fmt) if events is None else events
+                    elif voice is None and int(fmt) == codec.static_payload_type:
+                        voice = (int(fmt), codec)
+        if voice is not None:
+            return MediaFormat(voice[0], voice[1], events)
+        return None
+    return None
 
 
 def _side_of(call: Call, media: LegMedia) -> str:

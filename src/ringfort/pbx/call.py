@@ -11,16 +11,21 @@ import asyncio
 import enum
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import LocalProtocolError
 from ringfort.media.engine import LegMedia
 from ringfort.pbx.ports import Binding
+from ringfort.sdp.offer_answer import Codec
 from ringfort.sdp.session import Origin
 from ringfort.sip.address import Peer
 from ringfort.sip.dialog import Dialog
 from ringfort.sip.events import ClientHandle, ServerHandle
 from ringfort.sip.message import Request, Response
+
+if TYPE_CHECKING:
+    from ringfort.pbx.control import BridgeResult, CallControl
 
 
 class CallState(enum.Enum):
@@ -123,6 +128,33 @@ class Relay:
 
 
 @dataclass(eq=False)
+class Bridge:
+    """An application connecting its (answered) caller to a number: a call of its own in the CDR."""
+
+    uniqueid: str
+    dst: str
+    start: datetime
+    result: asyncio.Future[BridgeResult]
+    """Resolved when the number answers or every attempt failed."""
+    answer: datetime | None = None
+    rang: bool = False
+
+    @property
+    def dialling(self) -> bool:
+        """Whether the number is still being rung."""
+        return self.answer is None and not self.result.done()
+
+
+@dataclass(frozen=True, slots=True)
+class MediaFormat:
+    """What we agreed with a phone whose media we terminate (we answered it ourselves)."""
+
+    payload_type: int
+    codec: Codec
+    event_payload_type: int | None
+
+
+@dataclass(eq=False)
 class Call:
     """A call from an extension to an extension, anchored through the B2BUA."""
 
@@ -147,6 +179,22 @@ class Call:
     and the caller answers in its ACK."""
     callee_ack_cseq: int | None = None
     """Set while the callee's 2xx waits for its ACK, which must carry the caller's answer."""
+    counted: tuple[str, ...] = ()
+    """The extensions whose per-extension call limit this call counts against."""
+    app: CallControl | None = None
+    """The application that owns the caller's leg (a menu, ...), if the call was routed to one."""
+    caller_format: MediaFormat | None = None
+    """Set when we answered the caller ourselves (an application's call)."""
+    bridge: Bridge | None = None
+    connected: asyncio.Future[BridgeResult] | None = None
+    """An application's not-yet-answered call put through to a number: told how that went."""
+
+    @property
+    def dialling(self) -> bool:
+        """Whether phones are being rung for this call (its own callee, or a bridge's)."""
+        if self.state in (CallState.SETUP, CallState.RINGING):
+            return self.app is None or bool(self.forks)
+        return self.bridge is not None and self.bridge.dialling
 
     def move(self, state: CallState) -> None:
         """Change state; a move the machine does not allow is a bug and raises."""

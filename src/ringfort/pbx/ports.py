@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from ringfort.pbx.destination import Destination
+
 
 @dataclass(frozen=True, slots=True)
 class Binding:
@@ -87,4 +89,12 @@ class BlockStore(Protocol):
 
     async def load_blocks(self) -> list[BlockedAddress]:
         """Every stored block."""
+        ...
+
+
+class DialPlan(Protocol):
+    """Says where a dialled number that is not an extension goes."""
+
+    async def resolve(self, number: str) -> Destination | None:
+        """The menu or time condition ``number`` belongs to, or None if it is nobody's."""
         ...

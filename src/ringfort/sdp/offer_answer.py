@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,9 +25,12 @@ __all__ = [
     "PCMU",
     "TELEPHONE_EVENT",
     "Codec",
+    "EndpointAnswer",
     "NegotiatedCodec",
     "answer",
     "answer_direction",
+    "endpoint_answer",
+    "endpoint_offer",
     "has_live_audio",
     "is_hold",
     "negotiated_codecs",
@@ -282,6 +286,108 @@ def relayed(
         bandwidths=sdp.bandwidths,
         extra_lines=sdp.extra_lines,
         version=sdp.version,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointAnswer:
+    """Our answer when we terminate the media ourselves, and the formats it settles on."""
+
+    sdp: SessionDescription
+    payload_type: int
+    """The one voice payload type both sides send (the offerer's number)."""
+    codec: Codec
+    event_payload_type: int | None
+    """The offerer's telephone-event number, if it offered RFC 4733 events."""
+
+
+def endpoint_answer(
+    offer: SessionDescription,
+    *,
+    address: str,
+    port: int,
+    rtcp_port: int,
+    origin: Origin,
+    voice: Sequence[Codec] = (PCMU, PCMA),
+    local_direction: Direction = Direction.SENDRECV,
+) -> EndpointAnswer | None:
+    """Answer ``offer`` as a media endpoint (a prompt player, a recorder): one voice codec.
+
+    The first live RTP/AVP audio line is accepted with the first offered codec of
+    ``voice`` (the offerer's preference wins, RFC 3264 §6.1) and telephone-event if
+    offered; every other line is refused with port 0. None when no line has a codec of
+    ``voice``: the caller answers 488.
+    """
+    for index, offered in enumerate(offer.media):
+        if offered.port == 0 or offered.media != "audio" or offered.proto.upper() != "RTP/AVP":
+            continue
+        common = _common_formats(offered, (*voice, TELEPHONE_EVENT))
+        # The static numbers only: the media engine sends G.711 as 0 or 8 (RFC 3551).
+        chosen = next(
+            (
+                (pt, codec)
+                for pt, codec in common
+                if not codec.is_auxiliary and pt == str(codec.static_payload_type)
+            ),
+            None,
+        )
+        if chosen is None:
+            continue
+        events = next((pt for pt, codec in common if codec == TELEPHONE_EVENT), None)
+        supported = (chosen[1], TELEPHONE_EVENT)
+        ports = [port if i == index else 0 for i in range(len(offer.media))]
+        draft = answer(
+            offer,
+            supported=supported,
+            address=address,
+            ports=ports,
+            session_id=origin.session_id,
+            session_version=origin.session_version,
+            local_direction=local_direction,
+            username=origin.username,
+        )
+        lines = [
+            line.with_address(address, port, rtcp_port) if i == index else _rejected(offer.media[i])
+            for i, line in enumerate(draft.media)
+        ]
+        return EndpointAnswer(
+            dataclasses.replace(draft, media=tuple(lines)),
+            int(chosen[0]),
+            chosen[1],
+            int(events) if events is not None else None,
+        )
+    return None
+
+
+def endpoint_offer(
+    *,
+    address: str,
+    port: int,
+    rtcp_port: int,
+    origin: Origin,
+    formats: Sequence[tuple[int, Codec]],
+    direction: Direction = Direction.SENDRECV,
+) -> SessionDescription:
+    """An offer of one audio line with ``formats`` (payload type, codec) in preference order."""
+    connection = Connection.for_address(address)
+    attributes = [Attribute("rtpmap", codec.rtpmap_value(pt)) for pt, codec in formats]
+    attributes += [
+        Attribute("fmtp", f"{pt} 0-16") for pt, codec in formats if codec == TELEPHONE_EVENT
+    ]
+    attributes += [Attribute("ptime", "20"), Attribute(direction.value)]
+    line = MediaDescription(
+        media="audio",
+        port=port,
+        proto="RTP/AVP",
+        formats=tuple(str(pt) for pt, _ in formats),
+        attributes=tuple(attributes),
+    )
+    return SessionDescription(
+        origin=origin,
+        session_name="-",
+        connection=connection,
+        timing=(Timing(),),
+        media=(line.with_address(address, port, rtcp_port),),
     )
 
 

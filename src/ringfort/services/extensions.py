@@ -16,6 +16,7 @@ from ringfort.db.models import Extension
 from ringfort.db.repositories import ExtensionRepository, RegistrationRepository
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.database import Database
+from ringfort.services.numberplan import ensure_number_free
 
 NUMBER_MIN_DIGITS = 2
 NUMBER_MAX_DIGITS = 15
@@ -131,6 +132,8 @@ class ExtensionService:
             extensions = ExtensionRepository(session=session)
             if await extensions.exists(number):
                 raise ConflictError(f"extension {number} already exists")
+            # One number space: a menu's or time condition's number is not free either.
+            await ensure_number_free(session, number)
             extension = Extension(number=number, name=name, sip_password=password)
             extensions.add(extension)
             try:

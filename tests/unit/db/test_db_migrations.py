@@ -16,7 +16,15 @@ from ringfort.db import migrate
 from ringfort.db.engine import make_engine
 from ringfort.db.models import Base
 
-RINGFORT_TABLES = {"extensions", "registrations", "cdr", "blocked_addresses"}
+RINGFORT_TABLES = {
+    "extensions",
+    "registrations",
+    "cdr",
+    "blocked_addresses",
+    "ivr_menus",
+    "ivr_options",
+    "time_conditions",
+}
 
 
 def _schema_diff(connection: Connection) -> list[Any]:

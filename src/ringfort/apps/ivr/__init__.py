@@ -1,0 +1,1 @@
+"""The auto attendant: menus callers choose from with their keypad."""

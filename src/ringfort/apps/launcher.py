@@ -1,0 +1,80 @@
+"""Runs what a destination names on a call: menus, time conditions, extensions, hang-up."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from ringfort.apps.ivr.menu import clips_for, run_menu
+from ringfort.apps.ports import AppDirectory
+from ringfort.media.prompts import PromptLibrary
+from ringfort.pbx.control import CallControl
+from ringfort.pbx.destination import Destination, DestinationKind
+
+__all__ = ["MAX_HOPS", "Applications"]
+
+log = logging.getLogger(__name__)
+
+MAX_HOPS = 32
+"""Menus and time conditions a call may pass through; more means they point at each other."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Applications:
+    """The AppLauncher of the call core: follows destinations until the caller is put through.
+
+    ``now`` is the wall clock time conditions are judged by (injected in tests).
+    """
+
+    def __init__(
+        self,
+        directory: AppDirectory,
+        prompts: PromptLibrary,
+        *,
+        now: Callable[[], datetime] = _utc_now,
+        language: str = "en",
+    ) -> None:
+        self._directory = directory
+        self._prompts = prompts
+        self._now = now
+        self._language = language
+
+    async def run(self, call: CallControl, destination: Destination) -> None:
+        """Take ``call`` from ``destination`` on until it is connected or hung up."""
+        language = self._language
+        for _ in range(MAX_HOPS):
+            kind = destination.kind
+            if kind is DestinationKind.EXTENSION:
+                result = await call.bridge(destination.target)
+                if not result.answered and call.answered and not call.gone:
+                    await call.play(
+                        clips_for(self._prompts, ("not-available", "goodbye"), language)
+                    )
+                return
+            if kind is DestinationKind.HANGUP:
+                if call.answered:
+                    await call.play(clips_for(self._prompts, ("goodbye",), language))
+                return
+            if kind is DestinationKind.TIMECOND:
+                condition = await self._directory.time_condition(destination.target)
+                if condition is None:
+                    log.warning("call %s: time condition %r is gone", call.uniqueid, destination)
+                    return
+                destination = condition.choose(self._now())
+                log.info("call %s: %s -> %s", call.uniqueid, condition.name, destination)
+                continue
+            if kind is DestinationKind.IVR:
+                menu = await self._directory.menu(destination.target)
+                if menu is None:
+                    log.warning("call %s: menu %r is gone", call.uniqueid, destination)
+                    return
+                language = menu.language
+                destination = await run_menu(call, menu, self._prompts, self._directory)
+                continue
+            log.warning("call %s: %s is not available yet", call.uniqueid, destination)
+            return
+        log.warning("call %s: destinations loop (more than %d hops)", call.uniqueid, MAX_HOPS)

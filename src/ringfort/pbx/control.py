@@ -1,0 +1,300 @@
+"""The call-control interface: what an application (IVR, queue, voicemail) does with a call it owns.
+
+An application is handed a `CallControl` for the caller's leg of a call that
+was routed to it. Everything it does is a coroutine that returns when the
+action is over, and raises `CallGoneError` as soon as the caller hangs up, so an
+application is written as straight-line code::
+
+    await call.answer()
+    digit = await call.play(greeting, interruptible=True)
+    digits = await call.collect_digits(4, timeout=5.0)
+    result = await call.bridge("101")
+
+Digits arrive from every source the leg has (RFC 4733 events, SIP INFO, in-band
+tones when enabled) into one buffer, in order; `play(interruptible=True)` stops
+at the first digit and leaves it in the buffer for `collect_digits`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Awaitable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from ringfort.disposition import Disposition
+from ringfort.errors import RingfortError
+from ringfort.media.engine import AudioClip, MediaEngine
+from ringfort.pbx.call import Call
+from ringfort.pbx.destination import Destination
+from ringfort.rtp.tones import Tone
+
+__all__ = ["AppLauncher", "BridgeResult", "CallControl", "CallGoneError", "ControlDriver"]
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class CallGoneError(RingfortError):
+    """The call ended (the caller hung up, or it was torn down) while an application acted on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeResult:
+    """How connecting the caller to a number went."""
+
+    answered: bool
+    """True when the number answered and the two are talking."""
+    status: int
+    """200 when answered; otherwise the failure (486 busy, 480 no answer or not reachable, ...)."""
+    disposition: Disposition
+    cause: str
+
+
+class ControlDriver(Protocol):
+    """What `CallControl` asks of the call core (the B2BUA) that owns the call's signalling."""
+
+    def answer_call(self, call: Call) -> None:
+        """Answer the caller with our own media (200 OK with our SDP)."""
+        ...
+
+    def bridge_call(
+        self, call: Call, number: str, ring_timeout: float | None
+    ) -> asyncio.Future[BridgeResult]:
+        """Ring ``number`` and connect the caller to whoever answers."""
+        ...
+
+    def hang_up_call(self, call: Call, cause: str, status: int) -> None:
+        """End the call: BYE when answered, ``status`` to the caller when not."""
+        ...
+
+
+class CallControl:
+    """An application's handle on the caller's leg of a call routed to it."""
+
+    def __init__(self, call: Call, driver: ControlDriver, media: MediaEngine) -> None:
+        self._call = call
+        self._driver = driver
+        self._media = media
+        loop = asyncio.get_running_loop()
+        self._gone: asyncio.Future[None] = loop.create_future()
+        self._digits: deque[str] = deque()
+        self._digit_waiters: list[asyncio.Future[None]] = []
+        self.bridged = False
+        """Set once the caller is connected to another party; the application is done then."""
+
+    # -- who is calling ---------------------------------------------------------------------------
+
+    @property
+    def uniqueid(self) -> str:
+        """The call's id (the CDR ``uniqueid``)."""
+        return self._call.uniqueid
+
+    @property
+    def caller(self) -> str:
+        """The caller's number."""
+        return self._call.src
+
+    @property
+    def clid(self) -> str:
+        """The caller ID, ``"Name" <number>``."""
+        return self._call.clid
+
+    @property
+    def dialled(self) -> str:
+        """The number the caller dialled to reach the application."""
+        return self._call.dst
+
+    @property
+    def answered(self) -> bool:
+        """Whether the call has been answered."""
+        return self._call.answer is not None
+
+    @property
+    def gone(self) -> bool:
+        """Whether the call is over."""
+        return self._gone.done()
+
+    # -- actions ----------------------------------------------------------------------------------
+
+    async def answer(self) -> None:
+        """Answer the call; does nothing if it is answered already."""
+        self._check()
+        if self._call.answer is None:
+            self._driver.answer_call(self._call)
+
+    async def play(self, clips: Sequence[AudioClip], *, interruptible: bool = False) -> str | None:
+        """Play ``clips`` in order to the caller; return the digit that cut it short, if any.
+
+        With ``interruptible``, a digit already waiting in the buffer skips the playback,
+        and one pressed during it stops it; the digit stays in the buffer.
+        """
+        self._check()
+        if not clips:
+            return None
+        if interruptible and self._digits:
+            return self._digits[0]
+        leg = self._call.caller.media
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+
+        def finished(completed: bool) -> None:
+            if not done.done():
+                done.set_result(completed)
+
+        self._media.play(leg, clips, on_done=finished)
+        try:
+            if not interruptible:
+                await self._until(done)
+                return None
+            while not done.done():
+                digit = self._wait_digit()
+                await self._until(asyncio.wait((done, digit), return_when=asyncio.FIRST_COMPLETED))
+                if self._digits:
+                    return self._digits[0]
+            return None
+        finally:
+            if not done.done():
+                self._stop_playing()
+
+    async def play_tone(self, tone: Tone, seconds: float) -> None:
+        """Play a tone (a beep, ringback, busy) for ``seconds``."""
+        self._check()
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._media.play_tone(
+            self._call.caller.media,
+            tone,
+            seconds,
+            on_done=lambda completed: None if done.done() else done.set_result(completed),
+        )
+        try:
+            await self._until(done)
+        finally:
+            if not done.done():
+                self._stop_playing()
+
+    async def collect_digits(
+        self,
+        max_digits: int,
+        timeout: float,  # noqa: ASYNC109 (a digit timeout, not the call's)
+        *,
+        interdigit_timeout: float | None = None,
+        terminator: str = "#",
+    ) -> str:
+        """Take up to ``max_digits`` digits from the buffer, waiting for more as needed.
+
+        Waits ``timeout`` seconds for the first digit and ``interdigit_timeout`` (default
+        ``timeout``) for each next one; stops early at ``terminator`` (not returned).
+        Returns what was entered, possibly "" (no input).
+        """
+        self._check()
+        collected = ""
+        wait = timeout
+        while len(collected) < max_digits:
+            if not self._digits:
+                waiter = self._wait_digit()
+                try:
+                    await self._until(asyncio.wait_for(asyncio.shield(waiter), wait))
+                except TimeoutError:
+                    break
+                finally:
+                    waiter.cancel()
+                if not self._digits:
+                    continue
+            digit = self._digits.popleft()
+            if terminator and digit in terminator:
+                break
+            collected += digit
+            wait = timeout if interdigit_timeout is None else interdigit_timeout
+        return collected
+
+    def take_digits(self) -> str:
+        """Empty the digit buffer and return what was in it."""
+        digits = "".join(self._digits)
+        self._digits.clear()
+        return digits
+
+    async def bridge(self, number: str, *, ring_timeout: float | None = None) -> BridgeResult:
+        """Ring extension ``number`` and connect the caller to it when it answers.
+
+        Before the call is answered, this is an ordinary call from the caller to
+        ``number`` (its ringing, answer or failure reach the caller, and a failure ends
+        the call). After answering, the caller hears ringback while the number rings,
+        and a failure returns here with the call still up, for the application to
+        carry on (say "not available", go back to a menu, take a message).
+        """
+        self._check()
+        self._stop_playing()
+        result = await self._until(self._driver.bridge_call(self._call, number, ring_timeout))
+        if result.answered:
+            self.bridged = True
+        return result
+
+    async def hangup(self, cause: str = "normal", *, status: int = 480) -> None:
+        """End the call (``status`` is what an unanswered caller is told)."""
+        if not self.gone:
+            self._driver.hang_up_call(self._call, cause, status)
+
+    async def wait_gone(self) -> None:
+        """Return when the call is over."""
+        await asyncio.shield(self._gone)
+
+    # -- fed by the call core and the media engine ------------------------------------------------
+
+    def on_digit(self, digit: str, source: str) -> None:
+        """A digit from the caller (RFC 4733, SIP INFO or in-band)."""
+        log.debug("call %s: digit %s (%s)", self._call.uniqueid, digit, source)
+        self._digits.append(digit)
+        waiters, self._digit_waiters = self._digit_waiters, []
+        for waiter in waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def ended(self) -> None:
+        """The call is over: every pending action raises `CallGoneError`."""
+        if not self._gone.done():
+            self._gone.set_result(None)
+        for waiter in self._digit_waiters:
+            waiter.cancel()
+        self._digit_waiters.clear()
+
+    # -- internals --------------------------------------------------------------------------------
+
+    def _check(self) -> None:
+        if self._gone.done():
+            raise CallGoneError(f"call {self._call.uniqueid} is over")
+
+    def _wait_digit(self) -> asyncio.Future[None]:
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._digit_waiters.append(waiter)
+        return waiter
+
+    async def _until(self, work: Awaitable[T]) -> T:
+        """``await work``, but raise `CallGoneError` as soon as the call ends."""
+        task = asyncio.ensure_future(work)
+        try:
+            await asyncio.wait((task, self._gone), return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not task.done():
+            task.cancel()
+            raise CallGoneError(f"call {self._call.uniqueid} is over")
+        return task.result()
+
+    def _stop_playing(self) -> None:
+        if not self.gone:
+            # The leg may have been released as the call ended.
+            with contextlib.suppress(RingfortError):
+                self._media.stop_playing(self._call.caller.media)
+
+
+class AppLauncher(Protocol):
+    """Runs the application a destination names (a menu, a time condition) on a call."""
+
+    async def run(self, call: CallControl, destination: Destination) -> None:
+        """Drive ``call`` until the application is done with it (or the call is over)."""
+        ...

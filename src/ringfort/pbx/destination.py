@@ -1,0 +1,138 @@
+"""Where a call can be sent: an extension, a menu, a time condition, or hang-up.
+
+A destination is written ``kind:target`` (``extension:101``, ``ivr:main``,
+``timecond:office``) or just ``hangup``; that text form is what configuration,
+the database and the command line carry.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+
+__all__ = [
+    "NAME_PATTERN",
+    "NUMBER_PATTERN",
+    "PLANNED_KINDS",
+    "Destination",
+    "DestinationKind",
+    "is_name",
+    "is_number",
+]
+
+NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+"""Names of menus and time conditions: 1 to 64 of a-z, 0-9, ``-`` and ``_``, not starting with
+``-`` or ``_``."""
+NUMBER_PATTERN = re.compile(r"[0-9]{1,20}")
+"""Numbers callers dial: 1 to 20 digits."""
+
+PLANNED_KINDS = ("queue", "voicemail", "external")
+"""Kinds that will exist; parsing them says so rather than calling them unknown."""
+
+
+def is_name(text: str) -> bool:
+    """Whether ``text`` is a valid menu or time-condition name."""
+    return NAME_PATTERN.fullmatch(text) is not None
+
+
+def is_number(text: str) -> bool:
+    """Whether ``text`` is a valid dialled number."""
+    return NUMBER_PATTERN.fullmatch(text) is not None
+
+
+class DestinationKind(enum.StrEnum):
+    """What a destination names."""
+
+    EXTENSION = "extension"
+    """The target is an extension number, e.g. ``101``."""
+    IVR = "ivr"
+    """The target is a menu name."""
+    TIMECOND = "timecond"
+    """The target is a time-condition name."""
+    HANGUP = "hangup"
+    """No target: say goodbye and hang up."""
+
+
+_EXAMPLES = {
+    DestinationKind.EXTENSION: "extension:101",
+    DestinationKind.IVR: "ivr:main",
+    DestinationKind.TIMECOND: "timecond:office-hours",
+    DestinationKind.HANGUP: "hangup",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Destination:
+    """A place a call goes: ``extension:101``, ``ivr:main``, ``timecond:office``, ``hangup``."""
+
+    kind: DestinationKind
+    target: str = ""
+    """An extension number or a name; empty for ``hangup``."""
+
+    @classmethod
+    def parse(cls, text: str) -> Destination:
+        """Read the text form; ValueError with a message a person can act on.
+
+        The kind is case-insensitive and blanks around the parts are ignored;
+        targets are checked as numbers or names, so what parses can be stored.
+        """
+        kind_text, colon, target = text.strip().partition(":")
+        kind_text = kind_text.strip().lower()
+        target = target.strip()
+        if not kind_text:
+            raise ValueError(f"empty destination {text!r}; write e.g. {_examples()}")
+        try:
+            kind = DestinationKind(kind_text)
+        except ValueError:
+            if kind_text in PLANNED_KINDS:
+                raise ValueError(
+                    f"destination kind {kind_text!r} is not available yet; use one of {_kinds()}"
+                ) from None
+            raise ValueError(
+                f"unknown destination kind {kind_text!r} in {text!r}; use one of {_kinds()}"
+                f" (e.g. {_examples()})"
+            ) from None
+        if kind is DestinationKind.HANGUP:
+            if target:
+                raise ValueError(f"'hangup' takes no target, got {text!r}; write just: hangup")
+            return cls(kind)
+        if not colon or not target:
+            raise ValueError(f"{text!r}: {kind.value} needs {_what(kind)}, e.g. {_EXAMPLES[kind]}")
+        if kind is DestinationKind.EXTENSION:
+            if not is_number(target):
+                raise ValueError(
+                    f"{text!r}: {target!r} is not an extension number (digits only),"
+                    f" e.g. {_EXAMPLES[kind]}"
+                )
+        elif not is_name(target):
+            hint = " (names are lower case)" if is_name(target.lower()) else ""
+            raise ValueError(
+                f"{text!r}: {target!r} is not {_what(kind)}{hint}; use 1 to 64 of a-z, 0-9,"
+                f" '-' and '_', e.g. {_EXAMPLES[kind]}"
+            )
+        return cls(kind, target)
+
+    def __str__(self) -> str:
+        if self.kind is DestinationKind.HANGUP:
+            return self.kind.value
+        return f"{self.kind.value}:{self.target}"
+
+
+_WHAT = {
+    DestinationKind.EXTENSION: "an extension number",
+    DestinationKind.IVR: "a menu name",
+    DestinationKind.TIMECOND: "a time-condition name",
+}
+
+
+def _what(kind: DestinationKind) -> str:
+    return _WHAT[kind]
+
+
+def _kinds() -> str:
+    return ", ".join(kind.value for kind in DestinationKind)
+
+
+def _examples() -> str:
+    return ", ".join(_EXAMPLES.values())

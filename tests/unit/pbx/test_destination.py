@@ -1,0 +1,72 @@
+"""Destinations: the ``kind:target`` text form, read and written back, and what is refused."""
+
+from __future__ import annotations
+
+import pytest
+
+from ringfort.pbx.destination import Destination, DestinationKind, is_name, is_number
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "written"),
+    [
+        ("extension:101", Destination(DestinationKind.EXTENSION, "101"), "extension:101"),
+        ("ivr:main", Destination(DestinationKind.IVR, "main"), "ivr:main"),
+        (
+            "timecond:office-hours",
+            Destination(DestinationKind.TIMECOND, "office-hours"),
+            "timecond:office-hours",
+        ),
+        ("hangup", Destination(DestinationKind.HANGUP), "hangup"),
+        ("hangup:", Destination(DestinationKind.HANGUP), "hangup"),
+        (" IVR : sales_2 ", Destination(DestinationKind.IVR, "sales_2"), "ivr:sales_2"),
+        ("Extension:0", Destination(DestinationKind.EXTENSION, "0"), "extension:0"),
+    ],
+)
+def test_destinations_parse_and_write_back_in_one_form(
+    text: str, expected: Destination, written: str
+) -> None:
+    destination = Destination.parse(text)
+
+    assert destination == expected
+    assert str(destination) == written
+    assert Destination.parse(str(destination)) == destination
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("phone:101", "unknown destination kind 'phone'.*use one of extension, ivr, timecond"),
+        ("queue:support", "'queue' is not available yet"),
+        ("voicemail:101", "not available yet"),
+        ("external:+4930123", "not available yet"),
+        ("", "empty destination"),
+        (":main", "empty destination"),
+        ("extension", "needs an extension number, e.g. extension:101"),
+        ("extension:", "needs an extension number"),
+        ("extension:10a", "'10a' is not an extension number"),
+        ("extension:123456789012345678901", "not an extension number"),
+        ("ivr", "needs a menu name, e.g. ivr:main"),
+        ("ivr:Main", "not a menu name \\(names are lower case\\)"),
+        ("ivr:-main", "not a menu name"),
+        ("ivr:" + "a" * 65, "not a menu name"),
+        ("timecond:office hours", "not a time-condition name"),
+        ("hangup:now", "'hangup' takes no target"),
+    ],
+)
+def test_bad_destinations_say_what_to_write_instead(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        Destination.parse(text)
+
+
+def test_names_and_numbers_follow_the_shared_patterns() -> None:
+    assert is_name("a")
+    assert is_name("office-hours_2")
+    assert is_name("x" * 64)
+    assert not is_name("x" * 65)
+    assert not is_name("_hidden")
+    assert not is_name("Main")
+    assert is_number("7")
+    assert is_number("1" * 20)
+    assert not is_number("1" * 21)
+    assert not is_number("+7")
