@@ -916,8 +916,9 @@ class B2bua:
         fork.final = response.status
         dialog = Dialog.as_uac(fork.invite, response)
         fork.dialog = dialog
-        if not call.dialling:
-            # Another phone answered first, or the call is over: this one is not wanted.
+        if not call.dialling or fork not in call.forks:
+            # Another phone answered first, the call is over, or the fork belongs to an
+            # earlier bridge attempt: this one is not wanted.
             self._sender.send_stateless(
                 dialog.ack(fork.invite.cseq.number, self._via(fork.peer)), fork.peer
             )
