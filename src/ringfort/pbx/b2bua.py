@@ -39,7 +39,6 @@ from ringfort.pbx.call import (
     CallState,
     Fork,
     Leg,
-    MediaFormat,
     Outcome,
     Relay,
     Side,
@@ -65,8 +64,9 @@ from ringfort.sdp.offer_answer import (
     PCMA,
     PCMU,
     TELEPHONE_EVENT,
-    Codec,
+    EndpointFormat,
     endpoint_answer,
+    endpoint_format,
     endpoint_offer,
     has_live_audio,
     is_hold,
@@ -626,10 +626,7 @@ class B2bua:
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
                 return
             body = answered.sdp.serialize()
-            self._set_caller_format(
-                call,
-                MediaFormat(answered.payload_type, answered.codec, answered.event_payload_type),
-            )
+            self._set_caller_format(call, answered.format)
         caller.last_sdp = body
         assert call.app is not None
         self._media.set_listener(caller.media, call.app)
@@ -640,14 +637,14 @@ class B2bua:
 
     def _take_caller_answer(self, call: Call, answer: SessionDescription) -> None:
         """The caller's answer (in an ACK) to the offer we made in our 2xx."""
-        media_format = _endpoint_format(answer)
+        media_format = endpoint_format(answer)
         if media_format is None:
             log.warning("call %s: the caller's answer has no codec we offered", call.uniqueid)
             self._hang_up(call, by=HangupBy.SYSTEM, cause="incompatible")
             return
         self._set_caller_format(call, media_format)
 
-    def _set_caller_format(self, call: Call, media_format: MediaFormat) -> None:
+    def _set_caller_format(self, call: Call, media_format: EndpointFormat) -> None:
         call.caller_format = media_format
         self._media.set_format(
             call.caller.media,
@@ -703,7 +700,7 @@ class B2bua:
         self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
         self._ring(call, number, reachable, offer, ring_timeout or self._limits.ring_timeout)
 
-    def _bridge_offer(self, call: Call, media_format: MediaFormat) -> bytes:
+    def _bridge_offer(self, call: Call, media_format: EndpointFormat) -> bytes:
         """Our offer to the bridged phone: the caller's own formats, relayed unchanged."""
         callee = call.callee
         address = self._sdp_address(callee.media)
@@ -740,7 +737,7 @@ class B2bua:
         assert bridge is not None
         callee = call.callee
         answer = _sdp_of(response)
-        agreed = _endpoint_format(answer) if answer is not None else None
+        agreed = endpoint_format(answer) if answer is not None else None
         wanted = call.caller_format
         if agreed is None or wanted is None or agreed.codec != wanted.codec:
             # Without transcoding, the phone must take the codec the caller already uses.
@@ -854,10 +851,7 @@ class B2bua:
                 self._reply(handle, make_response(request, 488))
                 return
             self._take_remote(caller, offer)
-            self._set_caller_format(
-                call,
-                MediaFormat(answered.payload_type, answered.codec, answered.event_payload_type),
-            )
+            self._set_caller_format(call, answered.format)
             response.body = answered.sdp.serialize()
             caller.last_sdp = response.body
         self._reply(handle, response)
@@ -1466,31 +1460,6 @@ def _sdp_of(message: Request | Response) -> SessionDescription | None:
         return SessionDescription.parse(message.body)
     except RemoteProtocolError:
         return None
-
-
-def _endpoint_format(sdp: SessionDescription) -> MediaFormat | None:
-    """The voice and event formats of the first live audio line of an answer to our offer."""
-    for stream in sdp.media:
-        if stream.port == 0 or stream.media != "audio":
-            continue
-        voice: tuple[int, Codec] | None = None
-        events: int | None = None
-        for fmt in stream.formats:
-            if not fmt.isdigit():
-                continue
-            rtpmap = stream.rtpmap(fmt)
-            for codec in (PCMU, PCMA, TELEPHONE_EVENT):
-                if (rtpmap is not None and codec.matches(rtpmap)) or (
-                    rtpmap is None and codec.static_payload_type == int(fmt)
-                ):
-                    if codec is TELEPHONE_EVENT:
-                        events = int(fmt) if events is None else events
-                    elif voice is None and int(fmt) == codec.static_payload_type:
-                        voice = (int(fmt), codec)
-        if voice is not None:
-            return MediaFormat(voice[0], voice[1], events)
-        return None
-    return None
 
 
 def _side_of(call: Call, media: LegMedia) -> str:

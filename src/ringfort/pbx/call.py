@@ -17,7 +17,7 @@ from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import LocalProtocolError
 from ringfort.media.engine import LegMedia
 from ringfort.pbx.ports import Binding
-from ringfort.sdp.offer_answer import Codec
+from ringfort.sdp.offer_answer import EndpointFormat
 from ringfort.sdp.session import Origin
 from ringfort.sip.address import Peer
 from ringfort.sip.dialog import Dialog
@@ -145,15 +145,6 @@ class Bridge:
         return self.answer is None and not self.result.done()
 
 
-@dataclass(frozen=True, slots=True)
-class MediaFormat:
-    """What we agreed with a phone whose media we terminate (we answered it ourselves)."""
-
-    payload_type: int
-    codec: Codec
-    event_payload_type: int | None
-
-
 @dataclass(eq=False)
 class Call:
     """A call from an extension to an extension, anchored through the B2BUA."""
@@ -183,7 +174,7 @@ class Call:
     """The extensions whose per-extension call limit this call counts against."""
     app: CallControl | None = None
     """The application that owns the caller's leg (a menu, ...), if the call was routed to one."""
-    caller_format: MediaFormat | None = None
+    caller_format: EndpointFormat | None = None
     """Set when we answered the caller ourselves (an application's call)."""
     bridge: Bridge | None = None
     connected: asyncio.Future[BridgeResult] | None = None

@@ -26,10 +26,12 @@ __all__ = [
     "TELEPHONE_EVENT",
     "Codec",
     "EndpointAnswer",
+    "EndpointFormat",
     "NegotiatedCodec",
     "answer",
     "answer_direction",
     "endpoint_answer",
+    "endpoint_format",
     "endpoint_offer",
     "has_live_audio",
     "is_hold",
@@ -290,15 +292,54 @@ def relayed(
 
 
 @dataclass(frozen=True, slots=True)
+class EndpointFormat:
+    """What a phone and our own media end agreed: one voice codec, and RFC 4733 events."""
+
+    payload_type: int
+    """The one voice payload type both sides send (a static G.711 number, RFC 3551)."""
+    codec: Codec
+    event_payload_type: int | None
+    """The telephone-event number, if events were agreed."""
+
+
+@dataclass(frozen=True, slots=True)
 class EndpointAnswer:
     """Our answer when we terminate the media ourselves, and the formats it settles on."""
 
     sdp: SessionDescription
-    payload_type: int
-    """The one voice payload type both sides send (the offerer's number)."""
-    codec: Codec
-    event_payload_type: int | None
-    """The offerer's telephone-event number, if it offered RFC 4733 events."""
+    format: EndpointFormat
+
+
+def _endpoint_format_of(line: MediaDescription, voice: Sequence[Codec]) -> EndpointFormat | None:
+    """The first codec of ``voice`` the line lists under its static number, and its events."""
+    if line.port == 0 or line.media != "audio" or line.proto.upper() != "RTP/AVP":
+        return None
+    common = _common_formats(line, (*voice, TELEPHONE_EVENT))
+    # The static numbers only: the media engine sends G.711 as 0 or 8 (RFC 3551).
+    chosen = next(
+        (
+            (pt, codec)
+            for pt, codec in common
+            if not codec.is_auxiliary and pt == str(codec.static_payload_type)
+        ),
+        None,
+    )
+    if chosen is None:
+        return None
+    events = next((pt for pt, codec in common if codec == TELEPHONE_EVENT), None)
+    return EndpointFormat(int(chosen[0]), chosen[1], int(events) if events is not None else None)
+
+
+def endpoint_format(
+    sdp: SessionDescription, voice: Sequence[Codec] = (PCMU, PCMA)
+) -> EndpointFormat | None:
+    """The formats of the first live audio line with a codec of ``voice`` (an answer to our
+    endpoint offer, read back); None when there is none."""
+    for line in sdp.media:
+        found = _endpoint_format_of(line, voice)
+        if found is not None:
+            return found
+    return None
 
 
 def endpoint_answer(
@@ -319,26 +360,13 @@ def endpoint_answer(
     ``voice``: the caller answers 488.
     """
     for index, offered in enumerate(offer.media):
-        if offered.port == 0 or offered.media != "audio" or offered.proto.upper() != "RTP/AVP":
+        agreed = _endpoint_format_of(offered, voice)
+        if agreed is None:
             continue
-        common = _common_formats(offered, (*voice, TELEPHONE_EVENT))
-        # The static numbers only: the media engine sends G.711 as 0 or 8 (RFC 3551).
-        chosen = next(
-            (
-                (pt, codec)
-                for pt, codec in common
-                if not codec.is_auxiliary and pt == str(codec.static_payload_type)
-            ),
-            None,
-        )
-        if chosen is None:
-            continue
-        events = next((pt for pt, codec in common if codec == TELEPHONE_EVENT), None)
-        supported = (chosen[1], TELEPHONE_EVENT)
         ports = [port if i == index else 0 for i in range(len(offer.media))]
         draft = answer(
             offer,
-            supported=supported,
+            supported=(agreed.codec, TELEPHONE_EVENT),
             address=address,
             ports=ports,
             session_id=origin.session_id,
@@ -350,12 +378,7 @@ def endpoint_answer(
             line.with_address(address, port, rtcp_port) if i == index else _rejected(offer.media[i])
             for i, line in enumerate(draft.media)
         ]
-        return EndpointAnswer(
-            dataclasses.replace(draft, media=tuple(lines)),
-            int(chosen[0]),
-            chosen[1],
-            int(events) if events is not None else None,
-        )
+        return EndpointAnswer(dataclasses.replace(draft, media=tuple(lines)), agreed)
     return None
 
 

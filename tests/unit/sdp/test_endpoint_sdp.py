@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from ringfort.sdp.offer_answer import PCMA, PCMU, TELEPHONE_EVENT, endpoint_answer, endpoint_offer
+from ringfort.sdp.offer_answer import (
+    PCMA,
+    PCMU,
+    TELEPHONE_EVENT,
+    endpoint_answer,
+    endpoint_format,
+    endpoint_offer,
+)
 from ringfort.sdp.session import Direction, Origin, SessionDescription
 
 ORIGIN = Origin("ringfort", 42, 1, "IN", "IP4", "192.0.2.10")
@@ -30,7 +37,8 @@ def test_answer_takes_the_first_offered_g711_codec_and_the_offerers_event_number
         offer, address="192.0.2.10", port=20000, rtcp_port=20001, origin=ORIGIN
     )
     assert result is not None
-    assert (result.payload_type, result.codec, result.event_payload_type) == (8, PCMA, 96)
+    agreed = result.format
+    assert (agreed.payload_type, agreed.codec, agreed.event_payload_type) == (8, PCMA, 96)
     video, audio, second = result.sdp.media
     assert video.port == 0
     assert second.port == 0, "only one audio line is taken"
@@ -65,3 +73,22 @@ def test_offer_lists_the_formats_given_with_event_range() -> None:
     assert "a=fmtp:101 0-16\r\n" in text
     assert "a=sendrecv\r\n" in text
     assert SessionDescription.parse(sdp.serialize()).media[0].port == 20000
+
+
+def test_format_of_an_answer_reads_static_g711_and_events() -> None:
+    answer = SessionDescription.parse(
+        b"v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n"
+        b"m=audio 0 RTP/AVP 0\r\n"
+        b"m=audio 4000 RTP/AVP 101 0\r\na=rtpmap:101 telephone-event/8000\r\n"
+    )
+    agreed = endpoint_format(answer)
+    assert agreed is not None
+    assert (agreed.payload_type, agreed.codec, agreed.event_payload_type) == (0, PCMU, 101)
+
+
+def test_format_ignores_g711_under_a_dynamic_number() -> None:
+    answer = SessionDescription.parse(
+        b"v=0\r\no=- 1 1 IN IP4 198.51.100.7\r\ns=-\r\nc=IN IP4 198.51.100.7\r\nt=0 0\r\n"
+        b"m=audio 4000 RTP/AVP 96\r\na=rtpmap:96 PCMU/8000\r\n"
+    )
+    assert endpoint_format(answer) is None
