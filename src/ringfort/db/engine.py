@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,16 +21,15 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long a writer waits for another process's write to finish (the CLI while a server runs)."""
 
 _SQLITE_PRAGMAS = (
-    # WAL lets readers (``ringfort status``) run while the server writes.
-    "PRAGMA journal_mode=WAL",
     # With WAL, NORMAL syncs at checkpoints rather than every commit: a
     # committed transaction survives a crash of the process, which is what we
     # promise; only a power cut or OS crash may lose the last moments. FULL
     # would cost an fsync per registration refresh.
     "PRAGMA synchronous=NORMAL",
     "PRAGMA foreign_keys=ON",
-    f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
 )
+
+_WAL_RETRY_SECONDS = 0.02
 
 
 # People write the URL they know from other tools; the engine needs an asyncio
@@ -70,12 +72,42 @@ def ensure_sqlite_directory(url: str | URL) -> None:
 
 
 def _set_sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    try:
-        for pragma in _SQLITE_PRAGMAS:
-            cursor.execute(pragma)
-    finally:
-        cursor.close()
+    # The driver is asyncio (aiosqlite): run_async hands our coroutine its
+    # connection, so waiting for another process's lock never blocks the loop.
+    dbapi_connection.run_async(_prepare_sqlite)
+
+
+async def _prepare_sqlite(connection: Any) -> None:
+    # First, so every later statement waits for another process's lock
+    # instead of failing at once.
+    await connection.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    await _use_wal(connection)
+    for pragma in _SQLITE_PRAGMAS:
+        await connection.execute(pragma)
+
+
+async def _use_wal(connection: Any) -> None:
+    """Put the database in WAL mode: readers (`ringfort status`) run while the server writes.
+
+    WAL is stored in the file, so opening a database already in WAL changes
+    nothing. Switching needs the file to itself, and SQLite answers "locked"
+    at once, without calling the busy handler, when another process opens the
+    same fresh file at that moment (a server and a CLI command on a new data
+    directory); so the switch is retried for up to the busy timeout.
+    """
+    async with connection.execute("PRAGMA journal_mode") as cursor:
+        row = await cursor.fetchone()
+    if row is not None and str(row[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            await connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(_WAL_RETRY_SECONDS)
 
 
 def make_engine(url: str | URL, **kwargs: Any) -> AsyncEngine:
