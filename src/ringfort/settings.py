@@ -106,6 +106,28 @@ class MediaSettings(BaseModel):
     """An answered call with no RTP from a phone for this many seconds is hung up; 0: never."""
 
 
+class RecordingSettings(BaseModel):
+    """Call recording: where the files go, how long they stay, the on-demand key."""
+
+    directory: Path | None = None
+    """Where recordings are written; default ``<data_dir>/recordings``."""
+    retention_days: Annotated[int, Field(ge=0)] = 0
+    """Recordings older than this many days are deleted by ``ringfort recording purge``
+    (and by the server once a day); 0 keeps them for ever."""
+    toggle_code: str = "*1"
+    """Keys either party presses during a call to start or pause its recording; empty: off."""
+
+
+class MusicOnHoldSettings(BaseModel):
+    """Music on hold: what a held caller or a queue's caller hears."""
+
+    directory: Path | None = None
+    """A folder of audio files (WAV) played in name order, over and over; default
+    ``<data_dir>/moh``, and the music shipped with Ringfort when that folder has none."""
+    on_hold: bool = True
+    """Play it to a phone the other party has put on hold."""
+
+
 class _Listener(BaseModel):
     """Something that listens on ``HOST:PORT``, checked when the settings load."""
 
@@ -169,6 +191,18 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     calls: CallSettings = CallSettings()
     media: MediaSettings = MediaSettings()
+    recording: RecordingSettings = RecordingSettings()
+    moh: MusicOnHoldSettings = MusicOnHoldSettings()
+
+    @property
+    def recording_directory(self) -> Path:
+        """Where call recordings are written."""
+        return self.recording.directory or self.data_dir / "recordings"
+
+    @property
+    def moh_directory(self) -> Path:
+        """The administrator's folder of music on hold."""
+        return self.moh.directory or self.data_dir / "moh"
 
     @property
     def effective_database_url(self) -> str:

@@ -167,7 +167,7 @@ class Cdr(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     hangup_by: Mapped[str | None] = mapped_column(String(8))
     recording: Mapped[str | None] = mapped_column(Text)
-    """Path of the recording under the data directory, if the call was recorded."""
+    """The call's recording, relative to the recordings directory, if it was recorded."""
 
 
 class BlockedAddress(Base):

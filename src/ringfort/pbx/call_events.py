@@ -80,3 +80,5 @@ class CallEnded(CallEvent):
     """Why, in a word or two: ``normal``, ``busy``, ``no-answer``, ``rtp-timeout``, ..."""
     status: int
     """The SIP status the caller was given (200 for an answered call)."""
+    recording: str | None = None
+    """The call's recording, relative to the recordings directory, if it was recorded."""

@@ -98,3 +98,11 @@ class DialPlan(Protocol):
     async def resolve(self, number: str) -> Destination | None:
         """The menu or time condition ``number`` belongs to, or None if it is nobody's."""
         ...
+
+
+class RecordingRules(Protocol):
+    """Says which calls are recorded from their start (the ``*1`` key aside)."""
+
+    async def wanted(self, src: str, dst: str) -> bool:
+        """Whether a call from extension ``src`` to the number ``dst`` is to be recorded."""
+        ...

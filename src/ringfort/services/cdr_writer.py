@@ -73,6 +73,7 @@ def _values_of(event: CallEnded) -> dict[str, Any] | None:
             end=event.end,
             disposition=event.disposition,
             hangup_by=event.hangup_by,
+            recording=event.recording,
         )
     except ValidationError as exc:
         log.error("CDR refused (%s): %s", exc.message, _describe(event))
