@@ -179,6 +179,7 @@ class Node:
             media_address=settings.media.address,
             dial_plan=dial_plan,
             launcher=Applications(dial_plan, prompts),
+            inband_dtmf=calls.inband_dtmf,
         )
         self.core.attach(self.stack, calls=self.calls)
         await self.stack.start()

@@ -92,6 +92,11 @@ class CallSettings(BaseModel):
     """Concurrent calls in the whole system; further INVITEs get 503."""
     max_calls_per_extension: int = 8
     """Concurrent calls one extension may make or receive; further INVITEs get 503."""
+    inband_dtmf: bool = False
+    """Listen for DTMF tones in callers' audio as well as RFC 4733 events and SIP INFO, for
+    phones and gateways that send keys only as sound. Off: the detector costs CPU and
+    can mistake speech or music for a key. A caller whose phone offers no
+    telephone-event is always listened to this way."""
 
 
 class MediaSettings(BaseModel):

@@ -9,14 +9,18 @@ import math
 import random
 import socket
 import time
+import wave
 from array import array
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from ringfort.errors import LocalProtocolError
 from ringfort.media.engine import LegFormat, LegMedia
+from ringfort.media.recorder import CallRecording
 from ringfort.media.relay import RelayEngine
 from ringfort.rtp.dtmf import DtmfReceiver, DtmfSender, TelephoneEvent
 from ringfort.rtp.dtmf_detect import InbandDtmfDetector
@@ -707,3 +711,73 @@ async def test_leg_given_a_format_is_watched_for_rtp_timeout(port_low: int) -> N
         assert ringing_leg not in relay.idle_legs(Clock.now + 60.0)
     finally:
         await relay.close()
+
+
+# --------------------------------------------------------------------------- recording
+
+
+def level_frame(level: int) -> bytes:
+    pcm = array("h", [level] * FRAME)
+    return linear_to_ulaw(pcm.tobytes())
+
+
+async def send_paced(phone: Phone, port: int, payload: bytes, count: int, first: int = 1) -> None:
+    for sequence_number in range(first, first + count):
+        phone.send(phone_rtp(sequence_number, payload), port)
+        await asyncio.sleep(0.02)
+
+
+def wav_channels(path: Path) -> tuple[list[int], list[int]]:
+    with wave.open(str(path), "rb") as recording:
+        assert recording.getnchannels() == 2
+        samples = array("h", recording.readframes(recording.getnframes()))
+    return list(samples[0::2]), list(samples[1::2])
+
+
+async def test_a_bridged_call_records_each_phone_on_its_own_channel_while_relaying(
+    engine: RelayEngine, phones: list[Phone], tmp_path: Path
+) -> None:
+    leg_a, leg_b, phone_a, phone_b = await bridged(engine, phones)
+    recording = CallRecording(tmp_path / "call.wav", 2, wall=lambda: datetime.now(UTC))
+    engine.start_recording(recording, [leg_a, leg_b])
+    await asyncio.gather(
+        send_paced(phone_a, leg_a.rtp_port, level_frame(3000), 25),
+        send_paced(phone_b, leg_b.rtp_port, level_frame(-5000), 25),
+    )
+    engine.stop_recording(recording)
+    recording.close()
+
+    # Relaying went on unchanged while recording.
+    assert engine.stats(leg_a).packets_relayed == 25
+    assert engine.stats(leg_b).packets_relayed == 25
+    left, right = wav_channels(tmp_path / "call.wav")
+    assert 0.4 <= len(left) / 8000 <= 0.7
+    assert sum(1 for value in left if 2800 < value < 3200) >= 20 * FRAME
+    assert sum(1 for value in right if -5300 < value < -4700) >= 20 * FRAME
+    assert not any(-5300 < value < -4700 for value in left), "the callee leaked into the left"
+
+
+async def test_a_stopped_recording_is_no_longer_written_and_the_ticker_rests(
+    engine: RelayEngine, phones: list[Phone], tmp_path: Path
+) -> None:
+    leg_a, leg_b, phone_a, _ = await bridged(engine, phones)
+    recording = CallRecording(tmp_path / "call.wav", 2, wall=lambda: datetime.now(UTC))
+    engine.start_recording(recording, [leg_a, leg_b])
+    await asyncio.sleep(0.2)
+    engine.stop_recording(recording)
+    written = recording.seconds
+    await send_paced(phone_a, leg_a.rtp_port, level_frame(3000), 5)
+    assert recording.seconds == written
+    await asyncio.sleep(0.05)
+    assert not engine._ticker.running
+    recording.close()
+
+
+async def test_a_recording_needs_one_leg_per_channel(
+    engine: RelayEngine, phones: list[Phone], tmp_path: Path
+) -> None:
+    leg_a, _, _, _ = await bridged(engine, phones)
+    recording = CallRecording(tmp_path / "call.wav", 2, wall=lambda: datetime.now(UTC))
+    with pytest.raises(LocalProtocolError, match="2 channels"):
+        engine.start_recording(recording, [leg_a])
+    recording.close()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from ringfort.rtp.tones import Tone
+
+if TYPE_CHECKING:
+    from ringfort.media.recorder import CallRecording
 
 __all__ = [
     "PCMA",
@@ -196,6 +199,19 @@ class MediaEngine(Protocol):
         RFC 4733 events always; audio tones too with ``inband``. Works whether or not
         the leg is connected, and relaying goes on unchanged.
         """
+        ...
+
+    def start_recording(self, recording: CallRecording, legs: Sequence[LegMedia]) -> None:
+        """Feed what each of ``legs`` receives from its phone to ``recording`` (the first leg
+        on channel 0, the second on channel 1), and tick it every 20 ms.
+
+        A leg feeds one recording at a time; the owner pauses and closes the recording,
+        after `stop_recording`.
+        """
+        ...
+
+    def stop_recording(self, recording: CallRecording) -> None:
+        """Stop feeding and ticking ``recording``; nothing if it is not running."""
         ...
 
     def stats(self, leg: LegMedia) -> LegStats:

@@ -29,6 +29,7 @@ from ringfort.media.player import (
     check_payload_type,
     frames_for,
 )
+from ringfort.media.recorder import CallRecording
 from ringfort.rtp.dtmf import DtmfReceiver
 from ringfort.rtp.dtmf_detect import InbandDtmfDetector
 from ringfort.rtp.g711 import alaw_to_linear, ulaw_to_linear
@@ -143,6 +144,7 @@ class _RelayLeg:
         "packets_relayed",
         "peer",
         "playing",
+        "recording",
         "remote_rtcp",
         "remote_rtp",
         "rtcp_locked",
@@ -176,11 +178,13 @@ class _RelayLeg:
         """Whether our own stream (a playback, digits) has this leg's phone: the
         connected leg's packets to it are dropped meanwhile."""
         self.listening: _Listening | None = None
+        self.recording: tuple[CallRecording, int] | None = None
+        """The recording this leg's phone's audio goes to, and on which channel."""
 
     def rtp_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
         """Hot path: check the header's size and version, latch, send out of the peer leg.
 
-        Playing and listening cost two attribute checks here; the rest is elsewhere.
+        Playing, listening and recording cost an attribute check each here.
         """
         if len(data) < _MIN_RTP or data[0] & _VERSION_MASK != _VERSION_2:
             self.packets_dropped += 1
@@ -198,6 +202,8 @@ class _RelayLeg:
         now = self.last_packet_at = self._clock()
         if self.listening is not None:
             self.listening.inspect(data, now)
+        if self.recording is not None:
+            self.recording[0].feed(self.recording[1], data)
         peer = self.peer
         if peer is None or peer.playing or peer.remote_rtp is None:
             self.packets_dropped += 1
@@ -262,8 +268,9 @@ class RelayEngine:
         self._legs: dict[str, _RelayLeg] = {}
         self._leg_numbers = itertools.count(1)
         self._playing: dict[str, _RelayLeg] = {}
+        self._recordings: dict[CallRecording, tuple[_RelayLeg, ...]] = {}
         self._tones = ToneClips()
-        self._ticker = Ticker(self._tick, lambda: bool(self._playing))
+        self._ticker = Ticker(self._tick, lambda: bool(self._playing or self._recordings))
 
     @property
     def port_pool(self) -> PortPool:
@@ -336,6 +343,9 @@ class RelayEngine:
         if relay_leg is None:
             return
         relay_leg.listening = None
+        if relay_leg.recording is not None:
+            # The other channel may go on; this one is silence from now.
+            relay_leg.recording = None
         self._quiet(relay_leg)
         self._ended(relay_leg.output.clear(), completed=False)
         if relay_leg.peer is not None:
@@ -432,6 +442,37 @@ class RelayEngine:
             listener, relay_leg.output.event_payload_type, inband=inband, where=leg.leg_id
         )
 
+    def start_recording(self, recording: CallRecording, legs: Sequence[LegMedia]) -> None:
+        """Feed each leg's received audio to ``recording`` (leg i on channel i); tick it.
+
+        A leg already feeding another recording moves to this one.
+        """
+        relay_legs = tuple(self._get(leg) for leg in legs)
+        if len(relay_legs) != recording.channels:
+            raise LocalProtocolError(
+                f"a recording of {recording.channels} channels needs as many legs, not {len(legs)}"
+            )
+        self.stop_recording(recording)
+        for channel, relay_leg in enumerate(relay_legs):
+            if relay_leg.recording is not None:
+                self._detach(relay_leg)
+            relay_leg.recording = (recording, channel)
+        self._recordings[recording] = relay_legs
+        self._ticker.ensure_running()
+
+    def stop_recording(self, recording: CallRecording) -> None:
+        """Stop feeding and ticking ``recording``; nothing if it is not running."""
+        for relay_leg in self._recordings.pop(recording, ()):
+            if relay_leg.recording is not None and relay_leg.recording[0] is recording:
+                relay_leg.recording = None
+
+    def _detach(self, relay_leg: _RelayLeg) -> None:
+        assert relay_leg.recording is not None
+        other = relay_leg.recording[0]
+        relay_leg.recording = None
+        if not any(leg.recording is not None for leg in self._recordings.get(other, ())):
+            self._recordings.pop(other, None)
+
     def stats(self, leg: LegMedia) -> LegStats:
         """The leg's counters now."""
         relay_leg = self._get(leg)
@@ -465,9 +506,11 @@ class RelayEngine:
         return idle
 
     async def close(self) -> None:
-        """Release every leg."""
+        """Release every leg and stop every recording (their owners close the files)."""
         legs = [relay_leg.media for relay_leg in self._legs.values()]
         await asyncio.gather(*(self.release(leg) for leg in legs))
+        for recording in list(self._recordings):
+            self.stop_recording(recording)
         self._ticker.stop()
 
     def _get(self, leg: LegMedia) -> _RelayLeg:
@@ -510,7 +553,15 @@ class RelayEngine:
             loop.call_soon(_report_done, on_done, completed)
 
     def _tick(self, now: float, due: int) -> None:
-        """Send every playing leg the frames due now (one, or a few after a late wake-up)."""
+        """Send every playing leg the frames due now (one, or a few after a late wake-up),
+        and write as many to every recording."""
+        for recording in tuple(self._recordings):
+            try:
+                recording.tick(due)
+            except Exception:
+                # A full disk ends this recording, not the call or the others.
+                log.exception("recording %s failed; it stops here", recording.path)
+                self.stop_recording(recording)
         finished: list[_RelayLeg] = []
         for relay_leg in tuple(self._playing.values()):
             output = relay_leg.output

@@ -57,8 +57,9 @@ from ringfort.pbx.destination import Destination
 from ringfort.pbx.dtmf_info import digits_of_info
 from ringfort.pbx.location import LocationService, contact_target, target_of
 from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory
+from ringfort.pbx.recording import HOLD, TOGGLE, CallRecorder, ToggleKeys
 from ringfort.pbx.registrar import ALLOW, Authorizer
-from ringfort.rtp.tones import RINGBACK_EUROPE
+from ringfort.rtp.tones import BEEP, RINGBACK_EUROPE
 from ringfort.sdp.offer_answer import (
     DEFAULT_CODECS,
     PCMA,
@@ -87,6 +88,8 @@ log = logging.getLogger(__name__)
 
 SDP = "application/sdp"
 RETRY_AFTER = "5"
+_BEEP_SECONDS = 0.2
+"""How long the beep that marks a recording switched on or off by key lasts."""
 
 
 class CallSender(Protocol):
@@ -145,6 +148,8 @@ class B2bua:
         node_id: str | None = None,
         dial_plan: DialPlan | None = None,
         launcher: AppLauncher | None = None,
+        recorder: CallRecorder | None = None,
+        inband_dtmf: bool = False,
     ) -> None:
         self._sender = sender
         self._authorizer = authorizer
@@ -158,6 +163,8 @@ class B2bua:
         self._server_header = server_header
         self._dial_plan = dial_plan
         self._launcher = launcher
+        self._recorder = recorder
+        self._inband_dtmf = inband_dtmf
         self._sequence = itertools.count(1)
         # Asterisk's uniqueid is "[systemname-]epoch.sequence"; the sequence restarts with
         # the process, so a per-process name keeps ids unique across restarts and nodes.
@@ -391,6 +398,12 @@ class B2bua:
                 offer = SessionDescription.parse(request.body)
             except RemoteProtocolError as error:
                 problem = (400, f"Bad SDP: {error}")
+        record = (
+            destination is None
+            and problem is None
+            and self._recorder is not None
+            and await self._recorder.wanted(username, target)
+        )
         # An application's number is not an extension: only the caller's limit applies.
         counted = (username,) if destination is not None else (username, target)
         if problem is None and not self._reserve(counted):
@@ -405,6 +418,7 @@ class B2bua:
             refused(503, "No media ports")
             return
         call.counted = counted
+        call.record = record
         if offer is not None:
             self._take_remote(call.caller, offer)
         self._reply(handle, make_response(request, 100))
@@ -628,8 +642,7 @@ class B2bua:
             body = answered.sdp.serialize()
             self._set_caller_format(call, answered.format)
         caller.last_sdp = body
-        assert call.app is not None
-        self._media.set_listener(caller.media, call.app)
+        self._listen_for_keys(call)
         call.move(CallState.ANSWERED)
         call.answer = self._now()
         self._respond_to_caller(call, 200, body=body)
@@ -643,6 +656,18 @@ class B2bua:
             self._hang_up(call, by=HangupBy.SYSTEM, cause="incompatible")
             return
         self._set_caller_format(call, media_format)
+        if call.bridge is None:
+            self._listen_for_keys(call)
+
+    def _listen_for_keys(self, call: Call) -> None:
+        """The application hears the caller's keys: RFC 4733 events always, and DTMF tones
+        in the audio when configured, or when the caller's phone cannot send events."""
+        assert call.app is not None
+        media_format = call.caller_format
+        inband = self._inband_dtmf or (
+            media_format is not None and media_format.event_payload_type is None
+        )
+        self._media.set_listener(call.caller.media, call.app, inband=inband)
 
     def _set_caller_format(self, call: Call, media_format: EndpointFormat) -> None:
         call.caller_format = media_format
@@ -686,6 +711,10 @@ class B2bua:
             self._media.set_listener(call.caller.media, None)
             self._dial(call, number, reachable, _sdp_of(call.invite))
             return
+        if self._recorder is not None and not call.record:
+            call.record = await self._recorder.wanted(call.src, number)
+            if call.ended:
+                return
         now = self._now()
         bridge = Bridge(self._new_uniqueid(now), number, now, result)
         call.bridge = bridge
@@ -763,7 +792,73 @@ class B2bua:
         self._publish(
             CallAnswered(bridge.uniqueid, call.uniqueid, call.src, bridge.dst, bridge.answer)
         )
+        self._conversation_begins(call, bridge.uniqueid, bridge.dst, agreed, wanted)
         bridge.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+
+    # -- recording ------------------------------------------------------------------------------
+
+    def _conversation_begins(
+        self,
+        call: Call,
+        uniqueid: str,
+        dst: str,
+        callee_format: EndpointFormat | None,
+        caller_format: EndpointFormat | None,
+    ) -> None:
+        """Two phones now talk: record them if a rule says so, and watch for the toggle key."""
+        recorder = self._recorder
+        if recorder is None:
+            return
+        if call.record:
+            self._start_recording(call, uniqueid, dst)
+        if not recorder.toggle_code or callee_format is None:
+            return
+        # The relayed legs learn their formats so their keys can be read (and a beep
+        # played); relaying itself is unchanged.
+        mine = caller_format or callee_format
+        for leg, own in ((call.caller, mine), (call.callee, callee_format)):
+            events = own.event_payload_type or callee_format.event_payload_type
+            self._media.set_format(leg.media, LegFormat(callee_format.payload_type, events))
+            keys = ToggleKeys(
+                recorder.toggle_code,
+                functools.partial(self._toggle_recording, call, uniqueid, dst),
+                time.monotonic,
+            )
+            self._media.set_listener(leg.media, keys)
+
+    def _start_recording(self, call: Call, uniqueid: str, dst: str) -> None:
+        assert self._recorder is not None
+        call.recording = self._recorder.start(
+            uniqueid=uniqueid,
+            linkedid=call.uniqueid,
+            src=call.src,
+            dst=dst,
+            legs=(call.caller.media, call.callee.media),
+            held=call.held_by is not None,
+        )
+
+    def _toggle_recording(self, call: Call, uniqueid: str, dst: str) -> None:
+        """The toggle key: start recording, or pause it, or resume it."""
+        if call.ended or call.state is not CallState.ANSWERED:
+            return
+        active = call.recording
+        if active is None:
+            self._start_recording(call, uniqueid, dst)
+            if call.recording is None:
+                return
+        elif active.toggled_off:
+            active.recording.resume(TOGGLE)
+        else:
+            active.recording.pause(TOGGLE)
+        log.info(
+            "call %s: recording %s by key",
+            uniqueid,
+            "paused" if call.recording is not None and call.recording.toggled_off else "on",
+        )
+        # Both hear that the recording changed: a short beep each.
+        for leg in (call.caller, call.callee):
+            with contextlib.suppress(Exception):
+                self._media.play_tone(leg.media, BEEP, _BEEP_SECONDS)
 
     def _bridge_failed(self, call: Call, outcome: Outcome) -> None:
         """Nobody took the bridged call: the caller stays with the application."""
@@ -954,6 +1049,8 @@ class B2bua:
         self._cancel_forks(call)
         self._respond_to_caller(call, 200, body=body)
         self._publish(CallAnswered(call.uniqueid, call.uniqueid, call.src, call.dst, call.answer))
+        agreed = endpoint_format(answer) if answer is not None else None
+        self._conversation_begins(call, call.uniqueid, call.dst, agreed, None)
         if call.connected is not None and not call.connected.done():
             call.connected.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
 
@@ -1134,6 +1231,8 @@ class B2bua:
         now = self._now()
         if held and call.held_by is None:
             call.held_by = side
+            if call.recording is not None:
+                call.recording.recording.pause(HOLD)
             self._publish(
                 CallHeld(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
             )
@@ -1141,6 +1240,8 @@ class B2bua:
             call.held_by = None
             # Restart the RTP timeout: the held phone's media resumes only now.
             self._media.connect(call.caller.media, call.callee.media)
+            if call.recording is not None:
+                call.recording.recording.resume(HOLD)
             self._publish(
                 CallResumed(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
             )
@@ -1253,6 +1354,10 @@ class B2bua:
                 self._reply(relay.server, make_response(relay.request, 487))
         call.relays.clear()
         self._unregister(call)
+        recorded: tuple[str, str] | None = None
+        if call.recording is not None and self._recorder is not None:
+            recorded = (call.recording.uniqueid, self._recorder.finish(call.recording))
+            call.recording = None
         bridge, call.bridge = call.bridge, None
         if bridge is not None:
             bridged = bridge.answer is not None
@@ -1266,6 +1371,7 @@ class B2bua:
                 hangup_by,
                 cause,
                 status if bridged else 487,
+                recording=_recording_of(recorded, bridge.uniqueid),
             )
             bridge.result.cancel()
         self._publish_ended(
@@ -1278,6 +1384,7 @@ class B2bua:
             hangup_by,
             cause,
             status,
+            recording=_recording_of(recorded, call.uniqueid),
         )
         if call.connected is not None and not call.connected.done():
             call.connected.set_result(BridgeResult(False, status, disposition, cause))
@@ -1305,6 +1412,8 @@ class B2bua:
         hangup_by: HangupBy,
         cause: str,
         status: int,
+        *,
+        recording: str | None = None,
     ) -> None:
         """CallEnded for ``call`` itself or for one of its bridges (linked by ``call.uniqueid``)."""
         self._publish(
@@ -1321,6 +1430,7 @@ class B2bua:
                 hangup_by=hangup_by,
                 cause=cause,
                 status=status,
+                recording=recording,
             )
         )
 
@@ -1447,6 +1557,13 @@ def _carries_sdp(message: Request | Response) -> bool:
     # strict, but phones omit it); parameters after ";" do not change the type.
     kind = (message.content_type or SDP).partition(";")[0].strip().lower()
     return bool(message.body) and kind == SDP
+
+
+def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None:
+    """The recording's path if it belongs to the CDR row ``uniqueid``."""
+    if recorded is None or recorded[0] != uniqueid:
+        return None
+    return recorded[1]
 
 
 def _sdp_of(message: Request | Response) -> SessionDescription | None:

@@ -26,6 +26,7 @@ from ringfort.sip.message import Request, Response
 
 if TYPE_CHECKING:
     from ringfort.pbx.control import BridgeResult, CallControl
+    from ringfort.pbx.recording import ActiveRecording
 
 
 class CallState(enum.Enum):
@@ -179,6 +180,10 @@ class Call:
     bridge: Bridge | None = None
     connected: asyncio.Future[BridgeResult] | None = None
     """An application's not-yet-answered call put through to a number: told how that went."""
+    record: bool = False
+    """Whether a recording rule covers this call: it is recorded from its answer."""
+    recording: ActiveRecording | None = None
+    """The recording in progress (by rule or the toggle key)."""
 
     @property
     def dialling(self) -> bool:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from ringfort.errors import LocalProtocolError
 
 __all__ = [
+    "BEEP",
     "BUSY_NORTH_AMERICA",
     "DTMF_FREQUENCIES",
     "RINGBACK_EUROPE",
@@ -38,6 +39,9 @@ RINGBACK_EUROPE = Tone((425.0,), ((1000, 4000),))
 """Audible ringing, 425 Hz, 1 s on, 4 s off (the common European, CEPT, value)."""
 BUSY_NORTH_AMERICA = Tone((480.0, 620.0), ((500, 500),))
 """Busy, 480+620 Hz, 0.5 s on, 0.5 s off (the North American precise tone plan)."""
+BEEP = Tone((1000.0,))
+"""A plain 1 kHz beep (recording started or paused, record after the tone); the
+player decides how long."""
 
 # ITU-T Q.23: a row (low group) and a column (high group) frequency per key.
 _DTMF_ROWS = (697.0, 770.0, 852.0, 941.0)
