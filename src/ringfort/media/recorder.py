@@ -203,6 +203,8 @@ class CallRecording:
         self.silence_threshold: int | None = None
         """Peak level (0-32767) at or below which a frame counts as silence; None: not
         measured. Set it to read `silent_seconds` (voicemail stops on silence)."""
+        self.limit_frames: int | None = None
+        """Sample frames after which nothing more is written (a message's maximum length)."""
         self.closed = False
         path.parent.mkdir(parents=True, exist_ok=True)
         self.started = wall()
@@ -239,6 +241,8 @@ class CallRecording:
         if self._reasons or self.closed:
             return
         for _ in range(frames):
+            if self.limit_frames is not None and self._stream.frames >= self.limit_frames:
+                return
             chunks = [self._take(channel) for channel in self._inputs]
             if self.silence_threshold is not None:
                 self._measure(chunks[0])

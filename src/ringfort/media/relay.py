@@ -344,8 +344,9 @@ class RelayEngine:
             return
         relay_leg.listening = None
         if relay_leg.recording is not None:
-            # The other channel may go on; this one is silence from now.
-            relay_leg.recording = None
+            # The other channel may go on (silence on this one); a recording left
+            # without legs stops being ticked, though its owner still closes it.
+            self._detach(relay_leg)
         self._quiet(relay_leg)
         self._ended(relay_leg.output.clear(), completed=False)
         if relay_leg.peer is not None:

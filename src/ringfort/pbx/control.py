@@ -21,22 +21,39 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
 from ringfort.disposition import Disposition
 from ringfort.errors import RingfortError
 from ringfort.media.engine import AudioClip, MediaEngine
+from ringfort.media.recorder import CallRecording
 from ringfort.pbx.call import Call
 from ringfort.pbx.destination import Destination
 from ringfort.rtp.tones import Tone
+from ringfort.rtp.wav import RATE
 
-__all__ = ["AppLauncher", "BridgeResult", "CallControl", "CallGoneError", "ControlDriver"]
+__all__ = [
+    "AppLauncher",
+    "BridgeResult",
+    "CallControl",
+    "CallGoneError",
+    "ControlDriver",
+    "RecordResult",
+]
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+SILENCE_LEVEL = 600
+"""Peak sample level (of 32767) at or below which a frame counts as silence when recording:
+about -35 dBFS, above a quiet line's hiss and below the softest speech."""
+_RECORD_POLL = 0.1
+"""Seconds between checks of a recording's length and silence."""
 
 
 class CallGoneError(RingfortError):
@@ -53,6 +70,21 @@ class BridgeResult:
     """200 when answered; otherwise the failure (486 busy, 480 no answer or not reachable, ...)."""
     disposition: Disposition
     cause: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecordResult:
+    """What `CallControl.record` captured and why it stopped."""
+
+    path: Path
+    seconds: float
+    """Seconds of audio in the file."""
+    ended_by: str
+    """``key``, ``silence``, ``max`` or ``hangup``."""
+    key: str | None
+    """The stop key pressed, when ``ended_by`` is ``key``."""
+    heard_sound: bool
+    """Whether anything louder than silence was recorded (with ``silence_stop`` only)."""
 
 
 class ControlDriver(Protocol):
@@ -232,6 +264,78 @@ class CallControl:
         if result.answered:
             self.bridged = True
         return result
+
+    async def record(
+        self,
+        path: Path,
+        *,
+        max_seconds: float,
+        silence_stop: float | None = None,
+        stop_keys: str = "#",
+        metadata: Mapping[str, Any] | None = None,
+    ) -> RecordResult:
+        """Record what the caller says into ``path`` (a mono WAV) until something stops it.
+
+        Stops at one of ``stop_keys`` (consumed from the buffer), after ``silence_stop``
+        seconds without sound, after ``max_seconds``, or when the caller hangs up: a
+        hang-up does not raise here, since what was said is kept (a voicemail message
+        ends that way more often than not). ``metadata`` goes into the file's metadata.
+        """
+        self._check()
+        self._stop_playing()
+        self._drop_keys_before(stop_keys)
+        recording = CallRecording(path, 1, wall=lambda: datetime.now(UTC), metadata=metadata)
+        recording.limit_frames = round(max_seconds * RATE)
+        if silence_stop is not None:
+            recording.silence_threshold = SILENCE_LEVEL
+        try:
+            self._media.start_recording(recording, [self._call.caller.media])
+        except RingfortError:
+            recording.close()
+            raise CallGoneError(f"call {self._call.uniqueid} is over") from None
+        loop = asyncio.get_running_loop()
+        # The audio clock decides; the wall clock is the backstop if ticks stall.
+        deadline = loop.time() + max_seconds + 1.0
+        ended_by, key = "max", None
+        try:
+            while True:
+                if self.gone:
+                    ended_by = "hangup"
+                    break
+                if self._digits:
+                    key = self._digits.popleft()
+                    if key in stop_keys:
+                        ended_by = "key"
+                        break
+                    key = None
+                    continue
+                if recording.seconds >= max_seconds or loop.time() >= deadline:
+                    break
+                if (
+                    silence_stop is not None
+                    and recording.seconds >= silence_stop
+                    and recording.silent_seconds >= silence_stop
+                ):
+                    ended_by = "silence"
+                    break
+                waiter = self._wait_digit()
+                try:
+                    await asyncio.wait(
+                        (waiter, self._gone),
+                        timeout=_RECORD_POLL,
+                        return_when=asyncio.FIRST_COMPLETED,
+                    )
+                finally:
+                    waiter.cancel()
+        finally:
+            self._media.stop_recording(recording)
+            summary = recording.close()
+        return RecordResult(path, summary.seconds, ended_by, key, recording.heard_sound)
+
+    def _drop_keys_before(self, stop_keys: str) -> None:
+        """Keys pressed before the recording began would stop it at once: they go."""
+        if any(digit in stop_keys for digit in self._digits):
+            self._digits.clear()
 
     async def hangup(self, cause: str = "normal", *, status: int = 480) -> None:
         """End the call (``status`` is what an unanswered caller is told)."""
