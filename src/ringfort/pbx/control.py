@@ -208,6 +208,14 @@ class CallControl:
             if not done.done():
                 self._stop_playing()
 
+    async def send_digits(self, digits: str) -> None:
+        """Send DTMF to the caller (RFC 4733 events if its phone takes them, else tones).
+
+        Returns once queued; each digit lasts 100 ms, and a playback pauses while they go.
+        """
+        self._check()
+        self._media.send_digits(self._call.caller.media, digits)
+
     async def collect_digits(
         self,
         max_digits: int,

@@ -43,7 +43,7 @@ class Media:
     def stop_recording(self, recording: CallRecording) -> None:
         self.stopped.append(recording)
 
-    async def talk(self, frames: int, *, loud: bool = True) -> None:
+    async def talk(self, frames: int, *, loud: bool = True, pace: float = 0.002) -> None:
         """The caller speaks (or is silent) for ``frames`` 20 ms frames, in real time-ish."""
         await self.started.wait()
         assert self.recording is not None
@@ -51,7 +51,7 @@ class Media:
             if loud:
                 self.recording.feed(0, LOUD)
             self.recording.tick()
-            await asyncio.sleep(0.002)
+            await asyncio.sleep(pace)
 
 
 @pytest.fixture
@@ -97,7 +97,8 @@ async def test_silence_after_speech_stops_it(parts: Any, tmp_path: Path) -> None
     control, media = parts
     task = asyncio.create_task(control.record(tmp_path / "m.wav", max_seconds=30, silence_stop=0.4))
     await media.talk(10)
-    await media.talk(40, loud=False)
+    # At half real time, so the 0.1 s checks fall every five frames or so.
+    await media.talk(40, loud=False, pace=0.01)
     result = await asyncio.wait_for(task, 2)
     assert result.ended_by == "silence"
     assert result.heard_sound
@@ -125,3 +126,14 @@ async def test_recording_a_call_already_over_raises_call_gone(parts: Any, tmp_pa
     control.ended()
     with pytest.raises(CallGoneError):
         await control.record(tmp_path / "n.wav", max_seconds=5)
+
+
+async def test_digits_are_sent_to_the_callers_leg(parts: Any) -> None:
+    control, media = parts
+    sent: list[str] = []
+    media.send_digits = lambda leg, digits: sent.append(digits)
+    await control.send_digits("12#")
+    assert sent == ["12#"]
+    control.ended()
+    with pytest.raises(CallGoneError):
+        await control.send_digits("3")
