@@ -23,6 +23,7 @@ from ringfort.api.server import HttpServer
 from ringfort.apps.launcher import Applications
 from ringfort.bus import EventBus
 from ringfort.errors import RingfortError
+from ringfort.media.moh import SHIPPED_MUSIC, MusicOnHold
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.media.relay import RelayEngine
 from ringfort.pbx.b2bua import B2bua, CallLimits
@@ -31,6 +32,7 @@ from ringfort.pbx.core import PbxCore
 from ringfort.pbx.guard import AuthGuard
 from ringfort.pbx.keepalive import NatKeepalive
 from ringfort.pbx.location import LocationService
+from ringfort.pbx.recording import CallRecorder
 from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
 from ringfort.services.cdr_writer import CdrWriter
@@ -180,6 +182,14 @@ class Node:
             dial_plan=dial_plan,
             launcher=Applications(dial_plan, prompts),
             inband_dtmf=calls.inband_dtmf,
+            recorder=CallRecorder(
+                media=self.media,
+                directory=settings.recording_directory,
+                rules=None,
+                toggle_code=settings.recording.toggle_code,
+            ),
+            music=MusicOnHold([settings.moh_directory, SHIPPED_MUSIC]),
+            music_on_hold=settings.moh.on_hold,
         )
         self.core.attach(self.stack, calls=self.calls)
         await self.stack.start()

@@ -56,7 +56,7 @@ from ringfort.pbx.control import AppLauncher, BridgeResult, CallControl, CallGon
 from ringfort.pbx.destination import Destination
 from ringfort.pbx.dtmf_info import digits_of_info
 from ringfort.pbx.location import LocationService, contact_target, target_of
-from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory
+from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory, MusicSource
 from ringfort.pbx.recording import HOLD, TOGGLE, CallRecorder, ToggleKeys
 from ringfort.pbx.registrar import ALLOW, Authorizer
 from ringfort.rtp.tones import BEEP, RINGBACK_EUROPE
@@ -150,6 +150,8 @@ class B2bua:
         launcher: AppLauncher | None = None,
         recorder: CallRecorder | None = None,
         inband_dtmf: bool = False,
+        music: MusicSource | None = None,
+        music_on_hold: bool = True,
     ) -> None:
         self._sender = sender
         self._authorizer = authorizer
@@ -165,6 +167,8 @@ class B2bua:
         self._launcher = launcher
         self._recorder = recorder
         self._inband_dtmf = inband_dtmf
+        self._music = music
+        self._music_on_hold = music_on_hold and music is not None
         self._sequence = itertools.count(1)
         # Asterisk's uniqueid is "[systemname-]epoch.sequence"; the sequence restarts with
         # the process, so a per-process name keeps ids unique across restarts and nodes.
@@ -594,7 +598,7 @@ class B2bua:
     def _start_app(self, call: Call, destination: Destination) -> None:
         """Hand the caller's leg to the application ``destination`` names."""
         assert self._launcher is not None
-        control = CallControl(call, self, self._media)
+        control = CallControl(call, self, self._media, music=self._music)
         call.app = control
         self._spawn(self._run_app(call, control, destination))
 
@@ -1233,6 +1237,8 @@ class B2bua:
             call.held_by = side
             if call.recording is not None:
                 call.recording.recording.pause(HOLD)
+            if self._music_on_hold:
+                self._spawn(self._play_hold_music(call, call.leg(side.other)))
             self._publish(
                 CallHeld(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
             )
@@ -1242,9 +1248,23 @@ class B2bua:
             self._media.connect(call.caller.media, call.callee.media)
             if call.recording is not None:
                 call.recording.recording.resume(HOLD)
+            if call.hold_music:
+                call.hold_music = False
+                self._media.stop_playing(call.leg(side.other).media)
             self._publish(
                 CallResumed(call.uniqueid, call.uniqueid, call.src, call.dst, side.party, now)
             )
+
+    async def _play_hold_music(self, call: Call, held: Leg) -> None:
+        """The party put on hold hears the music until the call is resumed (or ends)."""
+        assert self._music is not None
+        clips = await self._music.clips()
+        if not clips or call.ended or call.held_by is None or call.hold_music:
+            return
+        call.hold_music = True
+        # Our stream has the held phone's ear; what the holder sends it (a sendonly
+        # phone may go on sending) is dropped meanwhile, and relayed again on resume.
+        self._media.play(held.media, clips, loop=True)
 
     # -- answering the caller ---------------------------------------------------------------------
 

@@ -184,6 +184,8 @@ class Call:
     """Whether a recording rule covers this call: it is recorded from its answer."""
     recording: ActiveRecording | None = None
     """The recording in progress (by rule or the toggle key)."""
+    hold_music: bool = False
+    """Whether the party put on hold hears our music now."""
 
     @property
     def dialling(self) -> bool:

@@ -33,6 +33,7 @@ from ringfort.media.engine import AudioClip, MediaEngine
 from ringfort.media.recorder import CallRecording
 from ringfort.pbx.call import Call
 from ringfort.pbx.destination import Destination
+from ringfort.pbx.ports import MusicSource
 from ringfort.rtp.tones import Tone
 from ringfort.rtp.wav import RATE
 
@@ -108,10 +109,21 @@ class ControlDriver(Protocol):
 class CallControl:
     """An application's handle on the caller's leg of a call routed to it."""
 
-    def __init__(self, call: Call, driver: ControlDriver, media: MediaEngine) -> None:
+    def __init__(
+        self,
+        call: Call,
+        driver: ControlDriver,
+        media: MediaEngine,
+        *,
+        music: MusicSource | None = None,
+    ) -> None:
         self._call = call
         self._driver = driver
         self._media = media
+        self._music = music
+        # Identifies the music playback under way, so that stop_music never stops a
+        # prompt that replaced it.
+        self._music_playing: object | None = None
         loop = asyncio.get_running_loop()
         self._gone: asyncio.Future[None] = loop.create_future()
         self._digits: deque[str] = deque()
@@ -207,6 +219,38 @@ class CallControl:
         finally:
             if not done.done():
                 self._stop_playing()
+
+    async def start_music(self) -> None:
+        """Start the music on hold, over and over, and return at once.
+
+        It plays until `stop_music`, any other playback (`play`, `play_tone`, `bridge`,
+        `record`) or the end of the call; if it is playing already it carries on. With no
+        music source, or no music in it, the caller hears silence: nothing is played, and
+        that is not an error. The first call may wait while the music is read from disk.
+        """
+        self._check()
+        if self._music_playing is not None or self._music is None:
+            return
+        clips = await self._until(self._music.clips())
+        if not clips or self._music_playing is not None:
+            return
+        token = self._music_playing = object()
+
+        def finished(completed: bool) -> None:
+            if self._music_playing is token:
+                self._music_playing = None
+
+        try:
+            self._media.play(self._call.caller.media, clips, loop=True, on_done=finished)
+        except RingfortError:
+            self._music_playing = None
+            raise CallGoneError(f"call {self._call.uniqueid} is over") from None
+
+    def stop_music(self) -> None:
+        """Stop the music on hold; nothing if it is not playing or something replaced it."""
+        if self._music_playing is not None:
+            self._music_playing = None
+            self._stop_playing()
 
     async def send_digits(self, digits: str) -> None:
         """Send DTMF to the caller (RFC 4733 events if its phone takes them, else tones).

@@ -6,9 +6,11 @@ The call core never imports the database; ``runtime`` hands it objects from
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ringfort.media.engine import AudioClip
 from ringfort.pbx.destination import Destination
 
 
@@ -105,4 +107,12 @@ class RecordingRules(Protocol):
 
     async def wanted(self, src: str, dst: str) -> bool:
         """Whether a call from extension ``src`` to the number ``dst`` is to be recorded."""
+        ...
+
+
+class MusicSource(Protocol):
+    """Supplies the music on hold (``ringfort.media.moh.MusicOnHold`` is one)."""
+
+    async def clips(self) -> Sequence[AudioClip]:
+        """The music to loop, in order; empty when there is none, and the caller hears silence."""
         ...
