@@ -859,8 +859,11 @@ class B2bua:
             uniqueid,
             "paused" if call.recording is not None and call.recording.toggled_off else "on",
         )
-        # Both hear that the recording changed: a short beep each.
+        # Both hear that the recording changed: a short beep each (not over the hold
+        # music, which the beep would end).
         for leg in (call.caller, call.callee):
+            if call.hold_music and call.held_by is not None and leg is call.leg(call.held_by.other):
+                continue
             with contextlib.suppress(Exception):
                 self._media.play_tone(leg.media, BEEP, _BEEP_SECONDS)
 
