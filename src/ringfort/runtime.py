@@ -39,6 +39,8 @@ from ringfort.services.cdr_writer import CdrWriter
 from ringfort.services.database import Database
 from ringfort.services.dialplan import DialPlanService
 from ringfort.services.extensions import ExtensionService
+from ringfort.services.recording_rules import RecordingRuleService
+from ringfort.services.recordings import RecordingJanitor, RecordingService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
 from ringfort.settings import Settings
@@ -98,6 +100,7 @@ class Node:
         self.directory: SqlExtensionDirectory | None = None
         self._housekeeping: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
+        self._janitor: asyncio.Task[None] | None = None
         self._ready = False
 
     async def start(self, *, demo: bool = False) -> list[tuple[str, str, str]]:
@@ -185,7 +188,7 @@ class Node:
             recorder=CallRecorder(
                 media=self.media,
                 directory=settings.recording_directory,
-                rules=None,
+                rules=RecordingRuleService(db=self.db),
                 toggle_code=settings.recording.toggle_code,
             ),
             music=MusicOnHold([settings.moh_directory, SHIPPED_MUSIC]),
@@ -207,6 +210,13 @@ class Node:
             )
             await self.http.start()
         self._housekeeping = asyncio.create_task(self._housekeep(), name="housekeeping")
+        if settings.recording.retention_days > 0:
+            janitor = RecordingJanitor(
+                recordings=RecordingService(db=self.db, directory=settings.recording_directory)
+            )
+            self._janitor = asyncio.create_task(
+                janitor.run_forever(settings.recording.retention_days), name="recording-janitor"
+            )
         if reg.nat_keepalive_interval > 0:
             keepalive = NatKeepalive(
                 location=self.location,
@@ -226,6 +236,8 @@ class Node:
             "calls": {"active": self.calls.active if self.calls is not None else 0},
             "media": {
                 "legs": self.media.leg_count,
+                "playing": self.media.playing_count,
+                "recording": self.media.recording_count,
                 "ports_in_use": pool.in_use,
                 "port_capacity": pool.capacity,
             },
@@ -239,7 +251,7 @@ class Node:
         if self.calls is not None and self.stack is not None:
             # Calls end with a BYE (and a CDR) while SIP is still up.
             await self.calls.close()
-        for task in (self._keepalive, self._housekeeping):
+        for task in (self._keepalive, self._housekeeping, self._janitor):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -87,6 +87,9 @@ def password_in(output: str) -> str:
         ["extension", "set-password"],
         ["cdr"],
         ["cdr", "list"],
+        ["ivr"],
+        ["timecond"],
+        ["recording"],
     ],
 )
 def test_every_command_explains_itself(ringfort: Run, command: list[str]) -> None:

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ringfort.cli import cdr, extension, ivr, timecond
+from ringfort.cli import cdr, extension, ivr, recording, timecond
 from ringfort.cli.output import EXIT_FAILURE, fail, print_json, print_table, to_record
 from ringfort.cli.state import CliState, run_with_database, state_of
 from ringfort.errors import RingfortError
@@ -31,6 +31,7 @@ app.add_typer(extension.app, name="extension")
 app.add_typer(cdr.app, name="cdr")
 app.add_typer(ivr.app, name="ivr")
 app.add_typer(timecond.app, name="timecond")
+app.add_typer(recording.app, name="recording")
 
 
 @app.callback()

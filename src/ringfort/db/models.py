@@ -273,3 +273,33 @@ class TimeCondition(Base):
     nomatch_destination: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+RECORDING_RULE_KIND_LENGTH = 16
+RECORDING_RULE_TARGET_LENGTH = 20
+"""Room for an extension, a number or a prefix (digits, ``*`` and ``#``)."""
+RECORDING_RULE_DIRECTION_LENGTH = 8
+
+
+class RecordingRule(Base):
+    """A rule that has calls recorded from their answer.
+
+    ``kind`` is ``extension`` (calls made by and/or to an extension, as
+    ``direction`` says: ``out``, ``in`` or ``both``), ``number`` (calls to
+    exactly that number) or ``prefix`` (calls to numbers starting with it);
+    ``direction`` is ``both`` for the last two.
+    """
+
+    __tablename__ = "recording_rules"
+    __table_args__ = (
+        UniqueConstraint("kind", "target", "direction"),
+        CheckConstraint("kind IN ('extension', 'number', 'prefix')", name="kind"),
+        CheckConstraint("direction IN ('in', 'out', 'both')", name="direction"),
+        CheckConstraint("kind = 'extension' OR direction = 'both'", name="direction_scope"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(RECORDING_RULE_KIND_LENGTH))
+    target: Mapped[str] = mapped_column(String(RECORDING_RULE_TARGET_LENGTH))
+    direction: Mapped[str] = mapped_column(String(RECORDING_RULE_DIRECTION_LENGTH))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -287,6 +287,11 @@ class RelayEngine:
         """How many legs our own stream is sending to now."""
         return len(self._playing)
 
+    @property
+    def recording_count(self) -> int:
+        """How many recordings are being written now."""
+        return len(self._recordings)
+
     async def allocate_leg(self, call_id: str) -> LegMedia:
         """Bind an RTP/RTCP port pair for a new leg of ``call_id``; PortsExhaustedError if none."""
         leg = _RelayLeg(self._monotonic)

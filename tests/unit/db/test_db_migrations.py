@@ -24,6 +24,7 @@ RINGFORT_TABLES = {
     "ivr_menus",
     "ivr_options",
     "time_conditions",
+    "recording_rules",
 }
 
 
