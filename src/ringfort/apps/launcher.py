@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from ringfort.apps.ivr.menu import clips_for, run_menu
 from ringfort.apps.ports import AppDirectory
 from ringfort.media.prompts import PromptLibrary
-from ringfort.pbx.control import CallControl
+from ringfort.pbx.control import CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
 
 __all__ = ["MAX_HOPS", "Applications"]
@@ -44,37 +44,64 @@ class Applications:
         self._language = language
 
     async def run(self, call: CallControl, destination: Destination) -> None:
-        """Take ``call`` from ``destination`` on until it is connected or hung up."""
+        """Take ``call`` from ``destination`` on until it is connected or hung up.
+
+        An application that transfers the caller (`CallControl.transfer`) hands it to
+        the number's destination here, as one more hop.
+        """
         language = self._language
         for _ in range(MAX_HOPS):
-            kind = destination.kind
-            if kind is DestinationKind.EXTENSION:
-                result = await call.bridge(destination.target)
-                if not result.answered and call.answered and not call.gone:
-                    await call.play(
-                        clips_for(self._prompts, ("not-available", "goodbye"), language)
-                    )
+            try:
+                step = await self._step(call, destination, language)
+            except TransferRequested as transfer:
+                step = await self._destination_of(call, transfer.number)
+                log.info("call %s: transferred to %s (%s)", call.uniqueid, transfer.number, step)
+            if step is None:
                 return
-            if kind is DestinationKind.HANGUP:
-                if call.answered:
-                    await call.play(clips_for(self._prompts, ("goodbye",), language))
-                return
-            if kind is DestinationKind.TIMECOND:
-                condition = await self._directory.time_condition(destination.target)
-                if condition is None:
-                    log.warning("call %s: time condition %r is gone", call.uniqueid, destination)
-                    return
-                destination = condition.choose(self._now())
-                log.info("call %s: %s -> %s", call.uniqueid, condition.name, destination)
-                continue
-            if kind is DestinationKind.IVR:
-                menu = await self._directory.menu(destination.target)
-                if menu is None:
-                    log.warning("call %s: menu %r is gone", call.uniqueid, destination)
-                    return
-                language = menu.language
-                destination = await run_menu(call, menu, self._prompts, self._directory)
-                continue
-            log.warning("call %s: %s is not available yet", call.uniqueid, destination)
-            return
+            destination, language = step
         log.warning("call %s: destinations loop (more than %d hops)", call.uniqueid, MAX_HOPS)
+
+    async def _destination_of(
+        self, call: CallControl, number: str
+    ) -> tuple[Destination, str] | None:
+        """Where a transfer to ``number`` goes; an unknown number is announced and ends here."""
+        if await self._directory.extension_exists(number):
+            return Destination(DestinationKind.EXTENSION, number), self._language
+        destination = await self._directory.resolve(number)
+        if destination is not None:
+            return destination, self._language
+        log.warning("call %s: transfer to %s, which is nobody's number", call.uniqueid, number)
+        if call.answered and not call.gone:
+            await call.play(clips_for(self._prompts, ("not-available", "goodbye"), self._language))
+        return None
+
+    async def _step(
+        self, call: CallControl, destination: Destination, language: str
+    ) -> tuple[Destination, str] | None:
+        """Run one destination; the next one (and its language), or None when done."""
+        kind = destination.kind
+        if kind is DestinationKind.EXTENSION:
+            result = await call.bridge(destination.target)
+            if not result.answered and call.answered and not call.gone:
+                await call.play(clips_for(self._prompts, ("not-available", "goodbye"), language))
+            return None
+        if kind is DestinationKind.HANGUP:
+            if call.answered:
+                await call.play(clips_for(self._prompts, ("goodbye",), language))
+            return None
+        if kind is DestinationKind.TIMECOND:
+            condition = await self._directory.time_condition(destination.target)
+            if condition is None:
+                log.warning("call %s: time condition %r is gone", call.uniqueid, destination)
+                return None
+            chosen = condition.choose(self._now())
+            log.info("call %s: %s -> %s", call.uniqueid, condition.name, chosen)
+            return chosen, language
+        if kind is DestinationKind.IVR:
+            menu = await self._directory.menu(destination.target)
+            if menu is None:
+                log.warning("call %s: menu %r is gone", call.uniqueid, destination)
+                return None
+            return await run_menu(call, menu, self._prompts, self._directory), menu.language
+        log.warning("call %s: %s is not available yet", call.uniqueid, destination)
+        return None

@@ -6,6 +6,7 @@ from typing import Protocol
 
 from ringfort.apps.ivr.config import IvrMenu
 from ringfort.apps.timecond import TimeCondition
+from ringfort.pbx.destination import Destination
 
 
 class AppDirectory(Protocol):
@@ -21,4 +22,8 @@ class AppDirectory(Protocol):
 
     async def extension_exists(self, number: str) -> bool:
         """Whether ``number`` is an extension (for a menu's direct dial)."""
+        ...
+
+    async def resolve(self, number: str) -> Destination | None:
+        """The menu or time condition ``number`` reaches, or None if it is neither's."""
         ...

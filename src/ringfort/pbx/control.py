@@ -25,7 +25,7 @@ from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, NoReturn, Protocol, TypeVar
 
 from ringfort.disposition import Disposition
 from ringfort.errors import RingfortError
@@ -44,6 +44,7 @@ __all__ = [
     "CallGoneError",
     "ControlDriver",
     "RecordResult",
+    "TransferRequested",
 ]
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,18 @@ _RECORD_POLL = 0.1
 
 class CallGoneError(RingfortError):
     """The call ended (the caller hung up, or it was torn down) while an application acted on it."""
+
+
+class TransferRequested(RingfortError):  # noqa: N818 - a request carried up, not a failure
+    """Raised by `CallControl.transfer`: the application hands its caller to ``number``.
+
+    The launcher catches it and treats ``number`` as if the caller had dialled it;
+    an application lets it pass (its ``finally`` blocks still run).
+    """
+
+    def __init__(self, number: str) -> None:
+        super().__init__(f"transfer to {number}")
+        self.number = number
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +401,17 @@ class CallControl:
         """Keys pressed before the recording began would stop it at once: they go."""
         if any(digit in stop_keys for digit in self._digits):
             self._digits.clear()
+
+    async def transfer(self, number: str) -> NoReturn:
+        """Blind transfer: the caller goes on to ``number`` as if they had dialled it, and
+        the application is done (this raises `TransferRequested`; let it pass).
+
+        An extension rings as with `bridge` (a failure is announced and ends the call);
+        a menu or a time condition takes the call over.
+        """
+        self._check()
+        self._stop_playing()
+        raise TransferRequested(number)
 
     async def hangup(self, cause: str = "normal", *, status: int = 480) -> None:
         """End the call (``status`` is what an unanswered caller is told)."""

@@ -1,0 +1,99 @@
+"""An application's blind transfer: the launcher takes the caller on to the number's destination."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from test_call_control import Driver, Player, make_call
+
+from ringfort.apps import launcher as launcher_module
+from ringfort.apps.launcher import Applications
+from ringfort.disposition import Disposition
+from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
+from ringfort.pbx.control import BridgeResult, CallControl, TransferRequested
+from ringfort.pbx.destination import Destination, DestinationKind
+
+
+class Directory:
+    """Extension 201 and menu number 800 (the menu "sales") exist; nothing else does."""
+
+    async def extension_exists(self, number: str) -> bool:
+        return number == "201"
+
+    async def resolve(self, number: str) -> Destination | None:
+        return Destination(DestinationKind.IVR, "sales") if number == "800" else None
+
+    async def menu(self, name: str) -> Any:
+        return SimpleNamespace(name=name, language="en")
+
+    async def time_condition(self, name: str) -> Any:
+        return None
+
+
+@pytest.fixture
+def transferring_menu(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Menus that transfer: "main" to 201, "front" to 800, "lost" to 999; "sales" hangs up."""
+    targets = {"main": "201", "front": "800", "lost": "999"}
+    ran: list[str] = []
+
+    async def run_menu(call: CallControl, menu: Any, prompts: Any, directory: Any) -> Destination:
+        ran.append(menu.name)
+        if menu.name in targets:
+            await call.transfer(targets[menu.name])
+        return Destination(DestinationKind.HANGUP)
+
+    monkeypatch.setattr(launcher_module, "run_menu", run_menu)
+    return ran
+
+
+def control() -> tuple[CallControl, Driver, Player]:
+    player, driver = Player(), Driver()
+    call = CallControl(make_call(), driver, player)  # type: ignore[arg-type]
+    return call, driver, player
+
+
+async def test_transfer_raises_for_the_launcher_and_stops_what_plays() -> None:
+    call, _, player = control()
+    with pytest.raises(TransferRequested) as raised:
+        await call.transfer("201")
+    assert raised.value.number == "201"
+    assert player.stopped == 1
+
+
+async def test_a_transfer_to_an_extension_rings_it(transferring_menu: list[str]) -> None:
+    call, driver, _ = control()
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.IVR, "main")))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert driver.bridges == ["201"]
+    assert driver.result is not None
+    driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+    await asyncio.wait_for(task, 1)
+    assert transferring_menu == ["main"]
+
+
+async def test_a_transfer_to_a_menu_number_runs_that_menu(transferring_menu: list[str]) -> None:
+    call, driver, _ = control()
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    await asyncio.wait_for(apps.run(call, Destination(DestinationKind.IVR, "front")), 1)
+    assert transferring_menu == ["front", "sales"]
+    assert driver.bridges == []
+
+
+async def test_a_transfer_to_nobodys_number_is_announced_and_ends(
+    transferring_menu: list[str],
+) -> None:
+    call, driver, player = control()
+    await call.answer()
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.IVR, "lost")))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert [clip.name for clip in player.playing] == ["not-available", "goodbye"]
+    player.finish()
+    await asyncio.wait_for(task, 1)
+    assert driver.bridges == []
