@@ -327,3 +327,33 @@ def test_import_of_a_file_that_is_not_menus_changes_nothing(ringfort: Run, tmp_p
     missing = refused(ringfort("ivr", "import", str(tmp_path / "nope.yaml")))
     assert "cannot read" in missing
     assert ok(ringfort("ivr", "list", "--json")) == "[]\n"
+
+
+def test_an_extension_menus_send_calls_to_cannot_be_removed_until_they_stop(
+    ringfort: Run,
+) -> None:
+    ok(ringfort("extension", "add", "101", "--name", "Alice"))
+    ok(ringfort("extension", "add", "102", "--name", "Bob"))
+    ok(
+        ringfort(
+            "ivr", "add", "main", "--number", "700", "--option", "1=extension:101",
+            "--timeout-destination", "extension:101",
+        )
+    )  # fmt: skip
+    ok(
+        ringfort(
+            "timecond", "add", "office", "--timezone", "UTC", "--rule", "mon-fri 09:00-18:00",
+            "--match", "extension:102", "--nomatch", "extension:101",
+        )
+    )  # fmt: skip
+
+    message = refused(ringfort("extension", "remove", "101"))
+    assert "menu main (on timeout)" in message
+    assert "menu main (key 1)" in message
+    assert "time condition office (out of hours)" in message
+    assert "ringfort ivr set" in message
+    assert "101" in ok(ringfort("extension", "list"))
+
+    ok(ringfort("ivr", "delete", "main"))
+    ok(ringfort("timecond", "delete", "office"))
+    assert "removed extension 101" in ok(ringfort("extension", "remove", "101"))

@@ -10,9 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from ringfort.db.models import Extension
+from ringfort.db.models import Extension, IvrMenu, IvrOption, TimeCondition
 from ringfort.db.repositories import ExtensionRepository, RegistrationRepository
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.database import Database
@@ -159,12 +161,22 @@ class ExtensionService:
         return _view(extension)
 
     async def remove(self, number: str) -> None:
-        """Remove extension ``number`` and its registrations."""
+        """Remove extension ``number`` and its registrations.
+
+        ConflictError, naming them, while a menu or a time condition still sends
+        calls to it: removing it would leave callers at a dead end.
+        """
         async with self._db.session() as session:
             extensions = ExtensionRepository(session=session)
             extension = await extensions.get(number)
             if extension is None:
                 raise NotFoundError(f"extension {number} does not exist")
+            used_by = await _destinations_naming(session, f"extension:{number}")
+            if used_by:
+                raise ConflictError(
+                    f"extension {number} is still where {', '.join(used_by)} send calls;"
+                    " point them elsewhere first (ringfort ivr set, ringfort timecond set)"
+                )
             await extensions.delete(extension)
             await RegistrationRepository(session=session).delete_for_number(number)
             await session.commit()
@@ -196,3 +208,42 @@ class ExtensionService:
                 continue
             created.append((number, name, password))
         return created
+
+
+async def _destinations_naming(session: AsyncSession, destination: str) -> list[str]:
+    """Which menus (option, timeout, invalid input) and time conditions lead to ``destination``."""
+    found: list[str] = []
+    menus = await session.scalars(
+        select(IvrMenu).where(
+            or_(
+                IvrMenu.timeout_destination == destination,
+                IvrMenu.invalid_destination == destination,
+            )
+        )
+    )
+    for menu in menus:
+        if menu.timeout_destination == destination:
+            found.append(f"menu {menu.name} (on timeout)")
+        if menu.invalid_destination == destination:
+            found.append(f"menu {menu.name} (on invalid input)")
+    options = await session.execute(
+        select(IvrMenu.name, IvrOption.digits)
+        .join(IvrOption.menu)
+        .where(IvrOption.destination == destination)
+        .order_by(IvrMenu.name, IvrOption.digits)
+    )
+    found += [f"menu {name} (key {digits})" for name, digits in options]
+    conditions = await session.scalars(
+        select(TimeCondition).where(
+            or_(
+                TimeCondition.match_destination == destination,
+                TimeCondition.nomatch_destination == destination,
+            )
+        )
+    )
+    for condition in conditions:
+        if condition.match_destination == destination:
+            found.append(f"time condition {condition.name} (in hours)")
+        if condition.nomatch_destination == destination:
+            found.append(f"time condition {condition.name} (out of hours)")
+    return found
