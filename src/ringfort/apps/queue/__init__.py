@@ -1,0 +1,1 @@
+"""Inbound call queues: callers wait, agents are rung by a strategy (being built)."""
