@@ -1,4 +1,5 @@
-"""The tables: extensions, registrations, CDRs, blocked addresses, menus, time conditions."""
+"""The tables: extensions, registrations, CDRs, blocked addresses, menus, time conditions,
+recording rules, queues, agents, queue members and the queue log."""
 
 from __future__ import annotations
 
@@ -303,3 +304,156 @@ class RecordingRule(Base):
     target: Mapped[str] = mapped_column(String(RECORDING_RULE_TARGET_LENGTH))
     direction: Mapped[str] = mapped_column(String(RECORDING_RULE_DIRECTION_LENGTH))
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
+
+
+QUEUE_STRATEGY_LENGTH = 16
+EMPTY_RULE_LENGTH = 16
+PROMPT_NAME_LENGTH = 64
+AGENT_NUMBER_LENGTH = 20
+AGENT_PIN_LENGTH = 16
+PAUSE_REASON_LENGTH = 64
+QUEUE_LOG_FIELD_LENGTH = 128
+QUEUE_LOG_EVENT_LENGTH = 32
+
+
+class Queue(Base):
+    """A call-centre queue: the number callers dial, how agents are rung, and its limits.
+
+    Times are seconds. ``max_wait`` and ``max_length`` of 0 mean no limit;
+    ``join_empty`` and ``leave_empty`` say which agents must be there for a
+    caller to join or stay (``always``/``never``, ``loggedin``: some agent logged
+    in, paused or not; ``available``: some agent logged in and not paused).
+    ``overflow`` is where callers go who wait too long, find the queue full, or
+    cannot join or stay by those rules.
+    """
+
+    __tablename__ = "queues"
+    __table_args__ = (
+        CheckConstraint(
+            "strategy IN ('ringall', 'leastrecent', 'fewestcalls', 'random', 'rrmemory',"
+            " 'linear', 'wrandom')",
+            name="strategy",
+        ),
+        CheckConstraint("join_empty IN ('always', 'loggedin', 'available')", name="join_empty"),
+        CheckConstraint("leave_empty IN ('never', 'loggedin', 'available')", name="leave_empty"),
+        CheckConstraint(
+            "ring_timeout > 0 AND retry_delay >= 0 AND wrapup >= 0 AND max_wait >= 0"
+            " AND max_length >= 0 AND autopause >= 0 AND service_level > 0",
+            name="limits",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(CONFIG_NAME_LENGTH), unique=True)
+    number: Mapped[str | None] = mapped_column(String(DIALLED_NUMBER_LENGTH), unique=True)
+    """Shares one number space with extensions, menus and time conditions."""
+    strategy: Mapped[str] = mapped_column(String(QUEUE_STRATEGY_LENGTH))
+    ring_timeout: Mapped[float] = mapped_column(Float)
+    """How long one attempt rings an agent."""
+    retry_delay: Mapped[float] = mapped_column(Float)
+    """Pause between attempts."""
+    wrapup: Mapped[float] = mapped_column(Float)
+    """Rest after each call before the agent is rung again (an agent's own value wins)."""
+    max_wait: Mapped[float] = mapped_column(Float)
+    max_length: Mapped[int] = mapped_column(Integer)
+    overflow: Mapped[str] = mapped_column(String(DESTINATION_LENGTH))
+    join_empty: Mapped[str] = mapped_column(String(EMPTY_RULE_LENGTH))
+    leave_empty: Mapped[str] = mapped_column(String(EMPTY_RULE_LENGTH))
+    announce_position: Mapped[bool]
+    """Tell callers their position and the expected wait."""
+    announce_first: Mapped[float] = mapped_column(Float)
+    """Seconds of waiting before the first position announcement."""
+    announce_every: Mapped[float] = mapped_column(Float)
+    """Seconds between position announcements; 0: only once."""
+    periodic_prompt: Mapped[str | None] = mapped_column(String(PROMPT_NAME_LENGTH))
+    """A prompt played to waiting callers every ``periodic_every`` seconds."""
+    periodic_every: Mapped[float] = mapped_column(Float)
+    exit_key: Mapped[str | None] = mapped_column(String(1))
+    """A key that takes a waiting caller to ``exit_destination``."""
+    exit_destination: Mapped[str | None] = mapped_column(String(DESTINATION_LENGTH))
+    record: Mapped[bool]
+    """Record every answered call of the queue."""
+    autopause: Mapped[int] = mapped_column(Integer)
+    """Pause an agent after this many rings in a row not answered; 0: never."""
+    service_level: Mapped[int] = mapped_column(Integer)
+    """Calls answered within this many seconds count as served in time."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class Agent(Base):
+    """A person who takes queue calls, logging in from any phone with their PIN.
+
+    The PIN alone identifies the agent at a phone (as in the admin guide: the
+    agent dials ``*45<queue>`` and keys the PIN), so PINs are unique. They are
+    kept in the clear, like voicemail PINs: a 4-6 digit PIN behind a hash
+    falls to a brute force in microseconds, so hashing would only pretend.
+    """
+
+    __tablename__ = "agents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(AGENT_NUMBER_LENGTH), unique=True)
+    """The agent's own number in reports and the queue log (not a phone number)."""
+    name: Mapped[str] = mapped_column(String(80))
+    pin: Mapped[str] = mapped_column(String(AGENT_PIN_LENGTH), unique=True)
+    wrapup: Mapped[float | None] = mapped_column(Float)
+    """Overrides the queues' wrap-up time for this agent."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class QueueMember(Base):
+    """An agent's place in a queue: the penalty, and whether and where they are logged in.
+
+    A row without ``phone`` is an agent allowed in the queue (with a penalty)
+    but not logged in. Login state is stored so that a restart keeps everyone
+    where they were.
+    """
+
+    __tablename__ = "queue_members"
+    __table_args__ = (
+        UniqueConstraint("queue_id", "agent_id"),
+        CheckConstraint("penalty >= 0", name="penalty"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    penalty: Mapped[int] = mapped_column(Integer, default=0)
+    """Lower rings first; a higher penalty only when no lower one is free."""
+    phone: Mapped[str | None] = mapped_column(String(15))
+    """The extension the agent is logged in at, or None when logged out."""
+    logged_in_at: Mapped[datetime | None]
+    paused: Mapped[bool] = mapped_column(default=False)
+    pause_reason: Mapped[str | None] = mapped_column(String(PAUSE_REASON_LENGTH))
+    paused_at: Mapped[datetime | None]
+
+
+class QueueLogEntry(Base):
+    """One line of the queue event log, with the columns of Asterisk's realtime ``queue_log``.
+
+    ``callid`` is the caller's call ``uniqueid`` (the CDR ``linkedid`` of its legs)
+    or ``NONE``; ``agent`` the agent's number or ``NONE``; ``data1``..``data5`` the
+    event's parameters as Asterisk writes them (see docs/queues.md).
+    """
+
+    __tablename__ = "queue_log"
+    __table_args__ = (
+        Index(None, "time"),
+        Index(None, "queuename", "time"),
+        Index(None, "agent", "time"),
+        Index(None, "callid"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[datetime]
+    callid: Mapped[str] = mapped_column(String(CDR_ID_LENGTH))
+    queuename: Mapped[str] = mapped_column(String(CONFIG_NAME_LENGTH))
+    agent: Mapped[str] = mapped_column(String(AGENT_NUMBER_LENGTH))
+    event: Mapped[str] = mapped_column(String(QUEUE_LOG_EVENT_LENGTH))
+    data1: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
+    data2: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
+    data3: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
+    data4: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
+    data5: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")

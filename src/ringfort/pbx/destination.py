@@ -1,7 +1,7 @@
-"""Where a call can be sent: an extension, a menu, a time condition, or hang-up.
+"""Where a call can be sent: an extension, a menu, a time condition, a queue, or hang-up.
 
 A destination is written ``kind:target`` (``extension:101``, ``ivr:main``,
-``timecond:office``) or just ``hangup``; that text form is what configuration,
+``timecond:office``, ``queue:support``) or just ``hangup``; that text form is what configuration,
 the database and the command line carry.
 """
 
@@ -22,12 +22,12 @@ __all__ = [
 ]
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-"""Names of menus and time conditions: 1 to 64 of a-z, 0-9, ``-`` and ``_``, not starting with
-``-`` or ``_``."""
+"""Names of menus, time conditions and queues: 1 to 64 of a-z, 0-9, ``-`` and ``_``, not
+starting with ``-`` or ``_``."""
 NUMBER_PATTERN = re.compile(r"[0-9]{1,20}")
 """Numbers callers dial: 1 to 20 digits."""
 
-PLANNED_KINDS = ("queue", "voicemail", "external")
+PLANNED_KINDS = ("voicemail", "external")
 """Kinds that will exist; parsing them says so rather than calling them unknown."""
 
 
@@ -50,6 +50,8 @@ class DestinationKind(enum.StrEnum):
     """The target is a menu name."""
     TIMECOND = "timecond"
     """The target is a time-condition name."""
+    QUEUE = "queue"
+    """The target is a queue name."""
     HANGUP = "hangup"
     """No target: say goodbye and hang up."""
 
@@ -58,13 +60,15 @@ _EXAMPLES = {
     DestinationKind.EXTENSION: "extension:101",
     DestinationKind.IVR: "ivr:main",
     DestinationKind.TIMECOND: "timecond:office-hours",
+    DestinationKind.QUEUE: "queue:support",
     DestinationKind.HANGUP: "hangup",
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Destination:
-    """A place a call goes: ``extension:101``, ``ivr:main``, ``timecond:office``, ``hangup``."""
+    """A place a call goes: ``extension:101``, ``ivr:main``, ``timecond:office``, ``queue:support``,
+    ``hangup``."""
 
     kind: DestinationKind
     target: str = ""
@@ -123,6 +127,7 @@ _WHAT = {
     DestinationKind.EXTENSION: "an extension number",
     DestinationKind.IVR: "a menu name",
     DestinationKind.TIMECOND: "a time-condition name",
+    DestinationKind.QUEUE: "a queue name",
 }
 
 

@@ -37,8 +37,7 @@ def test_destinations_parse_and_write_back_in_one_form(
     ("text", "says"),
     [
         ("phone:101", "unknown destination kind 'phone'.*use one of extension, ivr, timecond"),
-        ("queue:support", "'queue' is not available yet"),
-        ("voicemail:101", "not available yet"),
+        ("voicemail:101", "'voicemail' is not available yet"),
         ("external:+4930123", "not available yet"),
         ("", "empty destination"),
         (":main", "empty destination"),
