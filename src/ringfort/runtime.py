@@ -20,7 +20,11 @@ from typing import Any
 
 from ringfort.api.app import create_app
 from ringfort.api.server import HttpServer
+from ringfort.apps.features import FeatureCodes
 from ringfort.apps.launcher import Applications
+from ringfort.apps.queue.centre import CallCentre
+from ringfort.apps.queue.events import QueueLogged
+from ringfort.apps.queue.phones import PhoneActivity
 from ringfort.bus import EventBus
 from ringfort.errors import RingfortError
 from ringfort.media.moh import SHIPPED_MUSIC, MusicOnHold
@@ -39,6 +43,9 @@ from ringfort.services.cdr_writer import CdrWriter
 from ringfort.services.database import Database
 from ringfort.services.dialplan import DialPlanService
 from ringfort.services.extensions import ExtensionService
+from ringfort.services.live import LiveFeed
+from ringfort.services.queue_directory import QueueDirectoryService
+from ringfort.services.queue_log_writer import QueueLogWriter
 from ringfort.services.recording_rules import RecordingRuleService
 from ringfort.services.recordings import RecordingJanitor, RecordingService
 from ringfort.services.status import StatusService
@@ -85,6 +92,11 @@ class Node:
         self.bus = EventBus()
         self.cdr_writer = CdrWriter(db=self.db)
         self.bus.subscribe(CallEnded, self.cdr_writer.on_call_ended)
+        self.queue_log_writer = QueueLogWriter(db=self.db)
+        self.bus.subscribe(QueueLogged, self.queue_log_writer.on_queue_logged)
+        self.phones = PhoneActivity()
+        self.phones.attach(self.bus)
+        self.centre: CallCentre | None = None
         media = settings.media
         self.media = RelayEngine(
             host=media.address or settings.sip.address.host,
@@ -167,8 +179,12 @@ class Node:
         )
         calls = settings.calls
         self.cdr_writer.start()
+        self.queue_log_writer.start()
         dial_plan = DialPlanService(self.db)
         prompts = PromptLibrary([settings.data_dir / "prompts", SHIPPED_PROMPTS])
+        queues = QueueDirectoryService(db=self.db)
+        self.centre = CallCentre(queues, self.bus, self.phones)
+        await self.centre.start()
         self.calls = B2bua(
             sender=self.stack,
             authorizer=authorizer,
@@ -182,8 +198,8 @@ class Node:
                 max_calls_per_extension=calls.max_calls_per_extension,
             ),
             media_address=settings.media.address,
-            dial_plan=dial_plan,
-            launcher=Applications(dial_plan, prompts),
+            dial_plan=FeatureCodes(dial_plan),
+            launcher=Applications(dial_plan, prompts, queues=queues, centre=self.centre),
             inband_dtmf=calls.inband_dtmf,
             recorder=CallRecorder(
                 media=self.media,
@@ -204,6 +220,7 @@ class Node:
                     status=StatusService(db=self.db),
                     sip_ready=lambda: self._ready,
                     live=self.live_status,
+                    callcentre=LiveFeed(self.bus, self.centre.snapshot),
                 ),
                 host=http.host,
                 port=http.port,
@@ -241,6 +258,7 @@ class Node:
                 "ports_in_use": pool.in_use,
                 "port_capacity": pool.capacity,
             },
+            "callcentre": self.centre.snapshot() if self.centre is not None else None,
         }
 
     async def stop(self) -> None:
@@ -260,8 +278,11 @@ class Node:
             await self.stack.close()
         if self.core is not None:
             await self.core.drain()
+        if self.centre is not None:
+            await self.centre.stop()
         await self.media.close()
         await self.cdr_writer.stop()
+        await self.queue_log_writer.stop()
         await self.writer.stop()
         if self.directory is not None:
             await self.directory.close()

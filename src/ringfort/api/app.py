@@ -6,15 +6,21 @@ globals and a test can build one around any services it likes.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-from fastapi import FastAPI
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, HTTPException
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from ringfort import __version__
+from ringfort.services.live import LiveFeed
 from ringfort.services.status import StatusService
+
+KEEPALIVE_SECONDS = 15.0
+"""A comment line this often keeps proxies from closing a quiet event stream."""
 
 
 def create_app(
@@ -22,11 +28,13 @@ def create_app(
     status: StatusService,
     sip_ready: Callable[[], bool],
     live: Callable[[], dict[str, Any]] | None = None,
+    callcentre: LiveFeed | None = None,
 ) -> FastAPI:
     """Build the FastAPI app around the services of one running node.
 
     ``live`` gives what only the running process knows (calls in progress,
-    media ports in use); it is merged into ``/api/v1/status``.
+    media ports in use); it is merged into ``/api/v1/status``. ``callcentre``
+    serves the live state of queues and agents.
     """
     app = FastAPI(
         title="Ringfort",
@@ -63,7 +71,62 @@ def create_app(
             **(live() if live is not None else {}),
         }
 
+    if callcentre is not None:
+        _live_routes(app, callcentre)
     return app
+
+
+def _live_routes(app: FastAPI, feed: LiveFeed) -> None:
+    """The call centre as it happens: snapshots, and a Server-Sent Events stream."""
+
+    @app.get("/api/v1/live", tags=["call centre"])
+    async def live_all() -> dict[str, Any]:
+        """Every queue (waiting callers with their wait, agents, answered and lost today,
+        service level today) and every agent (state, time in state, current caller, queues)."""
+        return feed.snapshot()
+
+    @app.get("/api/v1/live/queues/{name}", tags=["call centre"])
+    async def live_queue(name: str) -> dict[str, Any]:
+        """One queue now."""
+        found = feed.queue(name)
+        if found is None:
+            raise HTTPException(
+                404, f"queue {name!r} has had no caller or agent since the server started"
+            )
+        return found
+
+    @app.get("/api/v1/live/agents/{number}", tags=["call centre"])
+    async def live_agent(number: str) -> dict[str, Any]:
+        """One agent now."""
+        found = feed.agent(number)
+        if found is None:
+            raise HTTPException(404, f"agent {number!r} is not known to the running server")
+        return found
+
+    @app.get("/api/v1/live/events", tags=["call centre"])
+    async def live_events() -> StreamingResponse:
+        """Server-Sent Events: first ``snapshot`` (the whole state), then each ``queue-event``
+        (a queue-log line) and ``agent-state`` change as it happens; ``resync`` asks the
+        client to fetch ``/api/v1/live`` again after it fell behind."""
+
+        async def stream() -> AsyncIterator[str]:
+            async with feed.listen() as listener:
+                yield _sse("snapshot", feed.snapshot())
+                while True:
+                    try:
+                        message = await asyncio.wait_for(listener.get(), KEEPALIVE_SECONDS)
+                    except TimeoutError:
+                        yield ": keepalive\n\n"
+                        continue
+                    yield _sse(str(message["type"]), message)
+
+        return StreamingResponse(
+            stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+        )
+
+
+def _sse(kind: str, data: dict[str, Any]) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
 def _as_dict(view: object) -> dict[str, Any]:

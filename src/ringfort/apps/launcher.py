@@ -1,4 +1,5 @@
-"""Runs what a destination names on a call: menus, time conditions, extensions, hang-up."""
+"""Runs what a destination names on a call: menus, time conditions, queues, extensions, feature
+codes, hang-up."""
 
 from __future__ import annotations
 
@@ -6,8 +7,13 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from ringfort.apps.features import split_feature
 from ringfort.apps.ivr.menu import clips_for, run_menu
 from ringfort.apps.ports import AppDirectory
+from ringfort.apps.queue.caller import run_queue
+from ringfort.apps.queue.centre import CallCentre
+from ringfort.apps.queue.login import run_feature
+from ringfort.apps.queue.ports import QueueDirectory
 from ringfort.media.prompts import PromptLibrary
 from ringfort.pbx.control import CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
@@ -28,6 +34,7 @@ class Applications:
     """The AppLauncher of the call core: follows destinations until the caller is put through.
 
     ``now`` is the wall clock time conditions are judged by (injected in tests).
+    Queues and agents' feature codes need ``queues`` and ``centre``.
     """
 
     def __init__(
@@ -37,11 +44,15 @@ class Applications:
         *,
         now: Callable[[], datetime] = _utc_now,
         language: str = "en",
+        queues: QueueDirectory | None = None,
+        centre: CallCentre | None = None,
     ) -> None:
         self._directory = directory
         self._prompts = prompts
         self._now = now
         self._language = language
+        self._queues = queues
+        self._centre = centre
 
     async def run(self, call: CallControl, destination: Destination) -> None:
         """Take ``call`` from ``destination`` on until it is connected or hung up.
@@ -103,5 +114,19 @@ class Applications:
                 log.warning("call %s: menu %r is gone", call.uniqueid, destination)
                 return None
             return await run_menu(call, menu, self._prompts, self._directory), menu.language
+        if kind is DestinationKind.QUEUE and self._centre is not None:
+            config = await self._centre.queue_config(destination.target)
+            if config is None:
+                log.warning("call %s: queue %r is gone", call.uniqueid, destination)
+                return None
+            after = await run_queue(call, config, self._centre, self._prompts, language)
+            return None if after is None else (after, language)
+        feature = split_feature(destination.target) if kind is DestinationKind.FEATURE else None
+        if feature is not None and self._queues is not None and self._centre is not None:
+            code, queue_number = feature
+            await run_feature(
+                call, code, queue_number, self._queues, self._centre, self._prompts, language
+            )
+            return None
         log.warning("call %s: %s is not available yet", call.uniqueid, destination)
         return None

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ringfort.cli import cdr, extension, ivr, recording, timecond
+from ringfort.cli import cdr, extension, ivr, queue, recording, timecond
 from ringfort.cli.output import EXIT_FAILURE, fail, print_json, print_table, to_record
 from ringfort.cli.state import CliState, run_with_database, state_of
 from ringfort.errors import RingfortError
@@ -32,6 +32,8 @@ app.add_typer(cdr.app, name="cdr")
 app.add_typer(ivr.app, name="ivr")
 app.add_typer(timecond.app, name="timecond")
 app.add_typer(recording.app, name="recording")
+app.add_typer(queue.app, name="queue")
+app.add_typer(queue.agent_app, name="agent")
 
 
 @app.callback()

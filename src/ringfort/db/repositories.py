@@ -20,6 +20,7 @@ from ringfort.db.models import (
     Extension,
     IvrMenu,
     IvrOption,
+    Queue,
     Registration,
     TimeCondition,
     utc_now,
@@ -318,6 +319,7 @@ class TimeConditionRepository:
 PLAN_EXTENSION = "extension"
 PLAN_MENU = "ivr"
 PLAN_TIME_CONDITION = "timecond"
+PLAN_QUEUE = "queue"
 """The kinds of entry in the number plan, spelt as destinations spell them."""
 
 
@@ -350,6 +352,8 @@ class NumberPlanRepository:
         found = [PlanEntry(PLAN_EXTENSION, number, number) for number in extensions]
         found += [PlanEntry(PLAN_MENU, name, number) for name, number in menus]
         found += [PlanEntry(PLAN_TIME_CONDITION, name, number) for name, number in conditions]
+        queues = await self._session.execute(select(Queue.name, Queue.number))
+        found += [PlanEntry(PLAN_QUEUE, name, number) for name, number in queues]
         return found
 
     async def owner(self, number: str) -> PlanEntry | None:
@@ -364,6 +368,9 @@ class NumberPlanRepository:
         )
         if condition is not None:
             return PlanEntry(PLAN_TIME_CONDITION, condition, number)
+        queue = await self._session.scalar(select(Queue.name).where(Queue.number == number))
+        if queue is not None:
+            return PlanEntry(PLAN_QUEUE, queue, number)
         return None
 
     async def referrers(self, destination: str) -> list[PlanEntry]:

@@ -23,7 +23,7 @@ import itertools
 import logging
 import secrets
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -52,7 +52,13 @@ from ringfort.pbx.call_events import (
     CallRinging,
     CallStarted,
 )
-from ringfort.pbx.control import AppLauncher, BridgeResult, CallControl, CallGoneError
+from ringfort.pbx.control import (
+    AppLauncher,
+    BridgeOptions,
+    BridgeResult,
+    CallControl,
+    CallGoneError,
+)
 from ringfort.pbx.destination import Destination
 from ringfort.pbx.dtmf_info import digits_of_info
 from ringfort.pbx.location import LocationService, contact_target, target_of
@@ -89,6 +95,8 @@ log = logging.getLogger(__name__)
 SDP = "application/sdp"
 RETRY_AFTER = "5"
 _BEEP_SECONDS = 0.2
+_CDR_DST_ROOM = 80
+"""The CDR ``dst`` column's width."""
 """How long the beep that marks a recording switched on or off by key lasts."""
 
 
@@ -430,7 +438,7 @@ class B2bua:
         if destination is not None:
             self._start_app(call, destination)
         else:
-            self._dial(call, target, reachable, offer)
+            self._dial(call, reachable, offer)
 
     async def _open_call(
         self,
@@ -473,11 +481,10 @@ class B2bua:
     def _dial(
         self,
         call: Call,
-        number: str,
         reachable: list[tuple[Binding, Peer]],
         offer: SessionDescription | None,
     ) -> None:
-        """Ring every reachable phone of ``number`` with the caller's offer (an ordinary call)."""
+        """Ring every phone in ``reachable`` with the caller's offer (an ordinary call)."""
         if offer is None:
             call.late_offer = True
             outgoing = b""
@@ -488,19 +495,21 @@ class B2bua:
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
                 return
             outgoing = rewritten
-        self._ring(call, number, reachable, outgoing, self._limits.ring_timeout)
+        self._ring(call, reachable, outgoing, self._limits.ring_timeout)
 
     def _ring(
         self,
         call: Call,
-        number: str,
         reachable: list[tuple[Binding, Peer]],
         offer: bytes,
         ring_timeout: float,
     ) -> None:
+        """INVITE every phone in ``reachable`` (of one number or several) at once."""
         call.forks = []
         for binding, fork_peer in reachable:
-            invite = self._fork_invite(call, number, URI.parse(binding.contact), fork_peer, offer)
+            invite = self._fork_invite(
+                call, binding.number, URI.parse(binding.contact), fork_peer, offer
+            )
             fork_handle = self._sender.send_request(invite, fork_peer)
             fork = Fork(binding, fork_peer, invite, fork_handle)
             call.forks.append(fork)
@@ -681,31 +690,36 @@ class B2bua:
         )
 
     def bridge_call(
-        self, call: Call, number: str, ring_timeout: float | None
+        self, call: Call, numbers: Sequence[str], options: BridgeOptions
     ) -> asyncio.Future[BridgeResult]:
-        """Ring ``number`` for an application's caller and connect them (ControlDriver)."""
+        """Ring ``numbers`` at once for an application's caller and connect the first to answer
+        (ControlDriver)."""
         result: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
         if call.ended:
             result.set_exception(CallGoneError(f"call {call.uniqueid} is over"))
         elif call.dialling or call.bridge is not None:
             result.set_result(BridgeResult(False, 491, Disposition.FAILED, "busy-bridging"))
         else:
-            self._spawn(self._connect(call, number, ring_timeout, result))
+            self._spawn(self._connect(call, tuple(numbers), options, result))
         return result
 
     async def _connect(
         self,
         call: Call,
-        number: str,
-        ring_timeout: float | None,
+        numbers: tuple[str, ...],
+        options: BridgeOptions,
         result: asyncio.Future[BridgeResult],
     ) -> None:
-        known = await self._directory.credentials(number) is not None
+        known = False
+        reachable: list[tuple[Binding, Peer]] = []
+        for number in numbers:
+            if await self._directory.credentials(number) is not None:
+                known = True
+                reachable += self._reachable_bindings(number)
         if call.ended:
             return
-        reachable = self._reachable_bindings(number) if known else []
         if not call.answered:
-            # Not answered yet: it becomes an ordinary call to the number.
+            # Not answered yet: it becomes an ordinary call to the numbers.
             call.connected = result
             if not reachable:
                 status = 480 if known else 404
@@ -713,16 +727,23 @@ class B2bua:
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "unavailable", status)
                 return
             self._media.set_listener(call.caller.media, None)
-            self._dial(call, number, reachable, _sdp_of(call.invite))
+            self._dial(call, reachable, _sdp_of(call.invite))
             return
-        if self._recorder is not None and not call.record:
-            call.record = await self._recorder.wanted(call.src, number)
+        if options.record:
+            call.record = True
+        elif self._recorder is not None and not call.record:
+            for number in numbers:
+                call.record = call.record or await self._recorder.wanted(call.src, number)
             if call.ended:
                 return
         now = self._now()
-        bridge = Bridge(self._new_uniqueid(now), number, now, result)
+        bridge = Bridge(
+            self._new_uniqueid(now), _joined(numbers), now, result, ringback=options.ringback
+        )
         call.bridge = bridge
-        self._publish(CallStarted(bridge.uniqueid, call.uniqueid, call.src, number, call.clid, now))
+        self._publish(
+            CallStarted(bridge.uniqueid, call.uniqueid, call.src, bridge.dst, call.clid, now)
+        )
         if not reachable or call.caller_format is None:
             self._bridge_failed(
                 call,
@@ -730,8 +751,9 @@ class B2bua:
             )
             return
         offer = self._bridge_offer(call, call.caller_format)
-        self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
-        self._ring(call, number, reachable, offer, ring_timeout or self._limits.ring_timeout)
+        if options.ringback:
+            self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
+        self._ring(call, reachable, offer, options.ring_timeout or self._limits.ring_timeout)
 
     def _bridge_offer(self, call: Call, media_format: EndpointFormat) -> bytes:
         """Our offer to the bridged phone: the caller's own formats, relayed unchanged."""
@@ -754,8 +776,9 @@ class B2bua:
         bridge = call.bridge
         assert bridge is not None
         answer = _sdp_of(response)
-        if answer is not None and has_live_audio(answer):
-            # Early media (a 183): the caller hears the phone's own ringback instead of ours.
+        if bridge.ringback and answer is not None and has_live_audio(answer):
+            # Early media (a 183): the caller hears the phone's own ringback instead of ours
+            # (not instead of music: a queue's caller keeps their music until an agent answers).
             self._take_remote(call.callee, answer)
             self._media.stop_playing(call.caller.media)
             self._media.connect(call.caller.media, call.callee.media)
@@ -765,9 +788,10 @@ class B2bua:
                 CallRinging(bridge.uniqueid, call.uniqueid, call.src, bridge.dst, self._now())
             )
 
-    def _bridge_answered(self, call: Call, response: Response) -> None:
+    def _bridge_answered(self, call: Call, fork: Fork, response: Response) -> None:
         bridge = call.bridge
         assert bridge is not None
+        bridge.dst = fork.binding.number
         callee = call.callee
         answer = _sdp_of(response)
         agreed = endpoint_format(answer) if answer is not None else None
@@ -797,7 +821,9 @@ class B2bua:
             CallAnswered(bridge.uniqueid, call.uniqueid, call.src, bridge.dst, bridge.answer)
         )
         self._conversation_begins(call, bridge.uniqueid, bridge.dst, agreed, wanted)
-        bridge.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+        bridge.result.set_result(
+            BridgeResult(True, 200, Disposition.ANSWERED, "answered", bridge.dst, bridge.uniqueid)
+        )
 
     # -- recording ------------------------------------------------------------------------------
 
@@ -874,7 +900,8 @@ class B2bua:
         call.bridge = None
         self._cancel_ring_timer(call)
         self._cancel_forks(call)
-        if not call.ended:
+        if not call.ended and bridge.ringback:
+            # Our ringback stops; music the application plays goes on.
             with contextlib.suppress(Exception):
                 self._media.stop_playing(call.caller.media)
         self._publish_ended(
@@ -890,7 +917,13 @@ class B2bua:
         )
         if not bridge.result.done():
             bridge.result.set_result(
-                BridgeResult(False, outcome.status, outcome.disposition, outcome.cause)
+                BridgeResult(
+                    False,
+                    outcome.status,
+                    outcome.disposition,
+                    outcome.cause,
+                    uniqueid=bridge.uniqueid,
+                )
             )
 
     def _forget_callee(self, call: Call) -> None:
@@ -1031,7 +1064,7 @@ class B2bua:
             # the caller's answer, so it waits for the caller's ACK (RFC 3264 §4).
             self._ack_callee(call, b"")
         if call.bridge is not None:
-            self._bridge_answered(call, response)
+            self._bridge_answered(call, fork, response)
             return
         body = b""
         answer = _sdp_of(response)
@@ -1412,7 +1445,7 @@ class B2bua:
         if call.connected is not None and not call.connected.done():
             call.connected.set_result(BridgeResult(False, status, disposition, cause))
         if call.app is not None:
-            call.app.ended()
+            call.app.ended(hangup_by)
         log.info(
             "call %s %s -> %s ended: %s (%s, by %s)",
             call.uniqueid,
@@ -1573,6 +1606,13 @@ class B2bua:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+def _joined(numbers: tuple[str, ...]) -> str:
+    """The CDR ``dst`` of a bridge ringing several numbers until one answers: ``a&b&c``
+    (as Asterisk writes a Dial to several), cut to fit the column."""
+    joined = "&".join(numbers)
+    return joined if len(joined) <= _CDR_DST_ROOM else joined[: _CDR_DST_ROOM - 3] + "..."
 
 
 def _carries_sdp(message: Request | Response) -> bool:

@@ -134,11 +134,14 @@ class Bridge:
 
     uniqueid: str
     dst: str
+    """The numbers rung (``a&b`` for several); the one that answered once one has."""
     start: datetime
     result: asyncio.Future[BridgeResult]
     """Resolved when the number answers or every attempt failed."""
     answer: datetime | None = None
     rang: bool = False
+    ringback: bool = True
+    """Whether the caller hears ringback (else what played before, such as music, goes on)."""
 
     @property
     def dialling(self) -> bool:

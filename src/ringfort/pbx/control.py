@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TypeVar
 
-from ringfort.disposition import Disposition
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import RingfortError
 from ringfort.media.engine import AudioClip, MediaEngine
 from ringfort.media.recorder import CallRecording
@@ -39,6 +39,7 @@ from ringfort.rtp.wav import RATE
 
 __all__ = [
     "AppLauncher",
+    "BridgeOptions",
     "BridgeResult",
     "CallControl",
     "CallGoneError",
@@ -84,6 +85,22 @@ class BridgeResult:
     """200 when answered; otherwise the failure (486 busy, 480 no answer or not reachable, ...)."""
     disposition: Disposition
     cause: str
+    number: str | None = None
+    """The number that answered (one of those rung)."""
+    uniqueid: str | None = None
+    """The bridge's own call id (its CDR row's ``uniqueid``), once it was tried."""
+
+
+@dataclass(frozen=True, slots=True)
+class BridgeOptions:
+    """How `CallControl.bridge` rings."""
+
+    ring_timeout: float | None = None
+    """Seconds to ring before giving up; None: the system's ring timeout."""
+    ringback: bool = True
+    """Play ringback to the caller while ringing; False keeps what plays (a queue's music)."""
+    record: bool = False
+    """Record the conversation whatever the recording rules say (a queue that records all)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,9 +126,9 @@ class ControlDriver(Protocol):
         ...
 
     def bridge_call(
-        self, call: Call, number: str, ring_timeout: float | None
+        self, call: Call, numbers: Sequence[str], options: BridgeOptions
     ) -> asyncio.Future[BridgeResult]:
-        """Ring ``number`` and connect the caller to whoever answers."""
+        """Ring ``numbers`` at once and connect the caller to the first that answers."""
         ...
 
     def hang_up_call(self, call: Call, cause: str, status: int) -> None:
@@ -141,6 +158,7 @@ class CallControl:
         self._gone: asyncio.Future[None] = loop.create_future()
         self._digits: deque[str] = deque()
         self._digit_waiters: list[asyncio.Future[None]] = []
+        self._ended_by: HangupBy | None = None
         self.bridged = False
         """Set once the caller is connected to another party; the application is done then."""
 
@@ -175,6 +193,11 @@ class CallControl:
     def gone(self) -> bool:
         """Whether the call is over."""
         return self._gone.done()
+
+    @property
+    def ended_by(self) -> HangupBy | None:
+        """Once the call is over: who ended it (the caller, the bridged party, or the system)."""
+        return self._ended_by
 
     # -- actions ----------------------------------------------------------------------------------
 
@@ -314,18 +337,32 @@ class CallControl:
         self._digits.clear()
         return digits
 
-    async def bridge(self, number: str, *, ring_timeout: float | None = None) -> BridgeResult:
-        """Ring extension ``number`` and connect the caller to it when it answers.
+    async def bridge(
+        self,
+        number: str | Sequence[str],
+        *,
+        ring_timeout: float | None = None,
+        ringback: bool = True,
+        record: bool = False,
+    ) -> BridgeResult:
+        """Ring extension ``number`` (or several at once) and connect the caller when one answers.
 
         Before the call is answered, this is an ordinary call from the caller to
         ``number`` (its ringing, answer or failure reach the caller, and a failure ends
         the call). After answering, the caller hears ringback while the number rings,
         and a failure returns here with the call still up, for the application to
-        carry on (say "not available", go back to a menu, take a message).
+        carry on (say "not available", go back to a menu, take a message). With
+        ``ringback=False`` the caller goes on hearing what plays (music) while it rings;
+        ``record`` records the conversation whatever the recording rules say.
         """
         self._check()
-        self._stop_playing()
-        result = await self._until(self._driver.bridge_call(self._call, number, ring_timeout))
+        numbers = (number,) if isinstance(number, str) else tuple(number)
+        if not numbers:
+            raise ValueError("bridge needs at least one number")
+        if ringback:
+            self._stop_playing()
+        options = BridgeOptions(ring_timeout, ringback, record)
+        result = await self._until(self._driver.bridge_call(self._call, numbers, options))
         if result.answered:
             self.bridged = True
         return result
@@ -433,8 +470,10 @@ class CallControl:
             if not waiter.done():
                 waiter.set_result(None)
 
-    def ended(self) -> None:
-        """The call is over: every pending action raises `CallGoneError`."""
+    def ended(self, by: HangupBy = HangupBy.SYSTEM) -> None:
+        """The call is over (ended ``by``): every pending action raises `CallGoneError`."""
+        if self._ended_by is None:
+            self._ended_by = by
         if not self._gone.done():
             self._gone.set_result(None)
         for waiter in self._digit_waiters:

@@ -54,6 +54,8 @@ class DestinationKind(enum.StrEnum):
     """The target is a queue name."""
     HANGUP = "hangup"
     """No target: say goodbye and hang up."""
+    FEATURE = "feature"
+    """A feature code the caller dialled (``*45500``, agent login); never configured."""
 
 
 _EXAMPLES = {
@@ -97,6 +99,11 @@ class Destination:
                 f"unknown destination kind {kind_text!r} in {text!r}; use one of {_kinds()}"
                 f" (e.g. {_examples()})"
             ) from None
+        if kind is DestinationKind.FEATURE:
+            raise ValueError(
+                f"{text!r}: feature codes are dialled from phones, not configured as"
+                f" destinations; use one of {_kinds()}"
+            )
         if kind is DestinationKind.HANGUP:
             if target:
                 raise ValueError(f"'hangup' takes no target, got {text!r}; write just: hangup")
@@ -136,7 +143,7 @@ def _what(kind: DestinationKind) -> str:
 
 
 def _kinds() -> str:
-    return ", ".join(kind.value for kind in DestinationKind)
+    return ", ".join(kind.value for kind in DestinationKind if kind is not DestinationKind.FEATURE)
 
 
 def _examples() -> str:

@@ -7,8 +7,11 @@ applications' ``AppDirectory`` (a menu or time condition by name), in one object
 
 from __future__ import annotations
 
+from sqlalchemy import select
+
 from ringfort.apps.ivr.config import IvrMenu
 from ringfort.apps.timecond import TimeCondition
+from ringfort.db.models import Queue
 from ringfort.db.repositories import (
     ExtensionRepository,
     IvrMenuRepository,
@@ -34,7 +37,7 @@ class DialPlanService:
         self._db = db
 
     async def resolve(self, number: str) -> Destination | None:
-        """The menu or time condition ``number`` reaches, or None if it is neither's."""
+        """The menu, time condition or queue ``number`` reaches, or None."""
         async with self._db.session() as session:
             menu = await IvrMenuRepository(session=session).get_by_number(number)
             if menu is not None:
@@ -42,6 +45,9 @@ class DialPlanService:
             condition = await TimeConditionRepository(session=session).get_by_number(number)
             if condition is not None:
                 return Destination(DestinationKind.TIMECOND, condition.name)
+            queue = await session.scalar(select(Queue.name).where(Queue.number == number))
+            if queue is not None:
+                return Destination(DestinationKind.QUEUE, queue)
         return None
 
     async def menu(self, name: str) -> IvrMenu | None:

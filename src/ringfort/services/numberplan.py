@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ringfort.db.repositories import (
     PLAN_EXTENSION,
     PLAN_MENU,
+    PLAN_QUEUE,
     PLAN_TIME_CONDITION,
     NumberPlanRepository,
     PlanEntry,
@@ -30,11 +31,13 @@ _WHAT = {
     PLAN_EXTENSION: "extension",
     PLAN_MENU: "menu",
     PLAN_TIME_CONDITION: "time condition",
+    PLAN_QUEUE: "queue",
 }
 _KIND_OF_DESTINATION = {
     DestinationKind.EXTENSION: PLAN_EXTENSION,
     DestinationKind.IVR: PLAN_MENU,
     DestinationKind.TIMECOND: PLAN_TIME_CONDITION,
+    DestinationKind.QUEUE: PLAN_QUEUE,
 }
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from ringfort.disposition import Disposition
 from ringfort.pbx.call import Call, Leg, Side
-from ringfort.pbx.control import BridgeResult, CallControl, CallGoneError
+from ringfort.pbx.control import BridgeOptions, BridgeResult, CallControl, CallGoneError
 
 
 class Player:
@@ -50,9 +50,10 @@ class Driver:
         call.answer = datetime.now(UTC)
 
     def bridge_call(
-        self, call: Call, number: str, ring_timeout: float | None
+        self, call: Call, numbers: Sequence[str], options: BridgeOptions
     ) -> asyncio.Future[BridgeResult]:
-        self.bridges.append(number)
+        self.bridges.append("&".join(numbers))
+        self.options = options
         self.result = asyncio.get_running_loop().create_future()
         return self.result
 

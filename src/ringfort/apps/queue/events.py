@@ -33,6 +33,7 @@ __all__ = [
     "RINGCANCELED",
     "RINGNOANSWER",
     "UNPAUSE",
+    "AgentStateChanged",
     "QueueLogged",
     "channel_of",
 ]
@@ -104,3 +105,18 @@ class QueueLogged:
     event: str
     data: tuple[str, ...] = ()
     """Up to five parameters, as text (seconds as whole numbers, like Asterisk)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStateChanged:
+    """An agent's state changed (for the live panel; not part of the queue log)."""
+
+    time: datetime
+    agent: str
+    name: str
+    state: str
+    """``logged-out``, ``available``, ``ringing``, ``on-call``, ``wrap-up`` or ``paused``."""
+    phone: str | None
+    queue: str | None
+    """The queue whose caller the agent is ringing for or talking to, if any."""
+    caller: str | None

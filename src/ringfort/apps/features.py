@@ -1,0 +1,38 @@
+"""Feature codes agents dial from their phones, looked up before the dial plan.
+
+``*45<queue>`` logs in or out, ``*46<queue>`` pauses or unpauses.
+"""
+
+from __future__ import annotations
+
+from ringfort.pbx.destination import Destination, DestinationKind, is_number
+from ringfort.pbx.ports import DialPlan
+
+__all__ = ["AGENT_LOGIN", "AGENT_PAUSE", "FeatureCodes", "split_feature"]
+
+AGENT_LOGIN = "*45"
+"""``*45<queue number>``: log in with the PIN, or log out if logged in at this phone."""
+AGENT_PAUSE = "*46"
+"""``*46<queue number>``: pause, or unpause if paused."""
+_CODES = (AGENT_LOGIN, AGENT_PAUSE)
+
+
+def split_feature(dialled: str) -> tuple[str, str] | None:
+    """``("*45", "500")`` for ``*45500``; None if ``dialled`` is not a feature code."""
+    for code in _CODES:
+        if dialled.startswith(code) and is_number(dialled[len(code) :]):
+            return code, dialled[len(code) :]
+    return None
+
+
+class FeatureCodes:
+    """The call core's DialPlan: feature codes first, then the configured numbers."""
+
+    def __init__(self, plan: DialPlan) -> None:
+        self._plan = plan
+
+    async def resolve(self, number: str) -> Destination | None:
+        """A feature destination for a feature code, else what the dial plan says."""
+        if split_feature(number) is not None:
+            return Destination(DestinationKind.FEATURE, number)
+        return await self._plan.resolve(number)
