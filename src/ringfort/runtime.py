@@ -221,6 +221,7 @@ class Node:
                     sip_ready=lambda: self._ready,
                     live=self.live_status,
                     callcentre=LiveFeed(self.bus, self.centre.snapshot),
+                    reports=self.db,
                 ),
                 host=http.host,
                 port=http.port,

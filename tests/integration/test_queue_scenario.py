@@ -21,6 +21,7 @@ import json
 import sqlite3
 import time
 import urllib.request
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -129,6 +130,7 @@ def test_a_morning_in_the_call_centre_goes_into_the_queue_log_as_scripted(
     centre: CallServer, baresip_factory: BaresipFactory, sipp: Sipp, tmp_path: Path
 ) -> None:
     server = centre.server
+    began = datetime.now(UTC) - timedelta(minutes=1)
     anna = agent_phone(baresip_factory, server, tmp_path, ANNA, "auto")
     boris = agent_phone(baresip_factory, server, tmp_path, BORIS, "auto")
     vera = agent_phone(baresip_factory, server, tmp_path, VERA, "manual")
@@ -203,3 +205,98 @@ def test_a_morning_in_the_call_centre_goes_into_the_queue_log_as_scripted(
     assert 11 <= int(abandon[2]) <= 13, abandon
     timeout = events_of(rows, "EXITWITHTIMEOUT")[0][2]
     assert 19 <= int(timeout[2]) <= 21, timeout
+
+    check_reports(server, began, rows)
+
+
+def report(server: RingfortServer, name: str, began: datetime, *more: str) -> dict[str, Any]:
+    """A report from ``began`` to now, as the command line prints it with --format json."""
+    period = ("--from", began.isoformat(), "--to", datetime.now(UTC).isoformat(), "--tz", "UTC")
+    result = server.cli("report", name, *period, "--format", "json", *more)
+    return json.loads(result.stdout)
+
+
+def check_reports(
+    server: RingfortServer, began: datetime, rows: list[tuple[str, str, str, str, tuple[str, ...]]]
+) -> None:
+    """Every report against the script: 4501 -> Anna, 4502 -> Boris, 4503 -> Anna after Vera's
+    missed ring (5-8 s wait), 4504 gives up after ~12 s, 4505 times out at ~20 s; everyone
+    hangs up as a caller; Anna and Boris pause for lunch; Boris logs out."""
+    answered = report(server, "answered", began)["rows"]
+    assert [(r["queue_number"], r["agent"], r["agent_name"], r["caller"], r["ended_by"])
+            for r in answered] == [
+        ("500", "1", "Anna", "4501", "caller"),
+        ("500", "2", "Boris", "4502", "caller"),
+        ("500", "1", "Anna", "4503", "caller"),
+    ]  # fmt: skip
+    waits = [r["wait"] for r in answered]
+    talks = [r["talk"] for r in answered]
+    assert waits[0] <= 2, answered
+    assert waits[1] <= 2, answered
+    assert 5 <= waits[2] <= 8, answered
+    # Each caller hangs up talk_ms after Ringfort answered it: talk = that less the wait.
+    assert 2 <= talks[0] <= 5, answered
+    assert 2 <= talks[1] <= 5, answered
+    assert 3 <= talks[2] <= 8, answered
+
+    lost = report(server, "lost", began)["rows"]
+    assert [(r["caller"], r["reason"]) for r in lost] == [("4504", "abandon"), ("4505", "timeout")]
+    assert 11 <= lost[0]["wait"] <= 13, lost
+    assert 19 <= lost[1]["wait"] <= 21, lost
+
+    agents = {r["agent"]: r for r in report(server, "agents", began)["rows"]}
+    assert {a: (r["answered"], r["by_caller_pct"]) for a, r in agents.items()} == {
+        "1": (2, 100.0),
+        "2": (1, 100.0),
+    }
+    assert agents["1"]["talk_total"] == talks[0] + talks[2]
+    queues = report(server, "queues", began)["rows"]
+    assert [(q["queue"], q["offered"], q["answered"], q["lost"]) for q in queues] == [
+        ("sales", 5, 3, 2)
+    ]
+
+    levels = report(server, "service-level", began, "--service-level", "10")
+    cumulative = {r["wait"]: r["answered_cumulative_pct"] for r in levels["rows"]}
+    assert cumulative["<= 10"] == 100.0
+    assert {r["wait"]: r["lost"] for r in levels["rows"] if r["lost"]} == {"<= 15": 1, "<= 30": 1}
+    assert levels["summary"]["service_level"] == 100.0  # all three within 10 s
+    assert levels["summary"]["service_level_abandoned"] == 75.0  # 3 of 3 answered + 1 abandoned
+
+    by_hour = report(server, "distribution", began, "--by", "hour")["rows"]
+    assert sum(r["offered"] for r in by_hour) == 5
+    assert sum(r["lost"] for r in by_hour) == 2
+
+    totals = report(server, "totals", began)["summary"]
+    assert (totals["offered"], totals["answered"], totals["lost"], totals["max_waiting"]) == (
+        5, 3, 2, 2,
+    )  # fmt: skip
+    assert totals["talk_total"] == sum(talks)
+    assert totals["wait_max"] == max(waits)
+
+    sessions = report(server, "sessions", began)["rows"]
+    assert sorted((r["agent"], r["state"], r["reason"], r["to"] is None) for r in sessions) == [
+        ("1", "logged-in", "", True),
+        ("1", "paused", "lunch", True),
+        ("2", "logged-in", "", False),  # logged out with *45500
+        ("2", "paused", "lunch", False),  # the logout ended the pause
+        ("3", "logged-in", "", True),
+        ("3", "paused", "autopause", True),
+    ]
+    activity = {r["agent"]: r for r in report(server, "activity", began)["rows"]}
+    assert {a: (r["answered"], r["missed"]) for a, r in activity.items()} == {
+        "1": (2, 0),
+        "2": (1, 0),
+        "3": (0, 1),
+    }
+    assert list(activity["2"]["paused_by_reason"]) == ["lunch"]
+
+    exported = server.cli("report", "queue-log", "--all").stdout.splitlines()
+    assert len(exported) == len(rows)
+    first_connect = next(line for line in exported if "|CONNECT|" in line)
+    epoch, callid, queue, agent, event, *data = first_connect.split("|")
+    assert (queue, agent, event, len(data)) == ("sales", "Agent/1", "CONNECT", 3)
+    assert abs(int(epoch) - time.time()) < 600
+    assert callid
+    table = server.cli("report", "agents", "--from", began.isoformat(), "--tz", "UTC").stdout
+    assert "Anna" in table, table
+    assert "100.0%" in table, table

@@ -1,4 +1,5 @@
-"""Databases for the store's and services' unit tests: SQLite per test, PostgreSQL if set."""
+"""Databases for the store's, services' and reports' unit tests: SQLite per test, PostgreSQL
+if set."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 
 from ringfort.db.engine import make_engine
 from ringfort.db.models import Base
+from ringfort.services.database import Database
 
 PG_URL_VARIABLE = "RINGFORT_TEST_PG_URL"
 
@@ -38,3 +40,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     await reset_postgres(url)
     yield url
     await reset_postgres(url)
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    """An open, migrated Database."""
+    database = Database(url=database_url)
+    await database.open()
+    yield database
+    await database.close()

@@ -16,6 +16,8 @@ from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ringfort import __version__
+from ringfort.api.reports import report_routes
+from ringfort.services.database import Database
 from ringfort.services.live import LiveFeed
 from ringfort.services.status import StatusService
 
@@ -29,12 +31,14 @@ def create_app(
     sip_ready: Callable[[], bool],
     live: Callable[[], dict[str, Any]] | None = None,
     callcentre: LiveFeed | None = None,
+    reports: Database | None = None,
 ) -> FastAPI:
     """Build the FastAPI app around the services of one running node.
 
     ``live`` gives what only the running process knows (calls in progress,
     media ports in use); it is merged into ``/api/v1/status``. ``callcentre``
-    serves the live state of queues and agents.
+    serves the live state of queues and agents; ``reports`` is the store the
+    reports and the queue-log export read.
     """
     app = FastAPI(
         title="Ringfort",
@@ -73,6 +77,8 @@ def create_app(
 
     if callcentre is not None:
         _live_routes(app, callcentre)
+    if reports is not None:
+        app.include_router(report_routes(reports))
     return app
 
 

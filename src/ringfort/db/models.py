@@ -444,6 +444,7 @@ class QueueLogEntry(Base):
         Index(None, "queuename", "time"),
         Index(None, "agent", "time"),
         Index(None, "callid"),
+        Index(None, "event", "time"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

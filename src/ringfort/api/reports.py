@@ -1,0 +1,117 @@
+"""REST routes of the call-centre reports and of the queue log export."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+
+from ringfort.errors import ValidationError
+from ringfort.reports.catalogue import REPORTS, check_by, parse_period, parse_zone, run_report
+from ringfort.reports.export import export_lines
+from ringfort.reports.model import ReportQuery
+from ringfort.reports.render import to_csv
+from ringfort.services.database import Database
+
+__all__ = ["report_routes"]
+
+FromParam = Annotated[
+    str | None,
+    Query(
+        alias="from",
+        description="A year (2026), month (2026-05), date (2026-05-01) or time"
+        " (2026-05-01T08:00). Default: today.",
+    ),
+]
+ToParam = Annotated[
+    str | None,
+    Query(
+        alias="to",
+        description="A year, month or date is included whole; a time is the exclusive end."
+        " Default: the end of the `from` day, month or year.",
+    ),
+]
+TzParam = Annotated[
+    str | None,
+    Query(description="IANA time zone of dates and of the times returned. Default: the server's."),
+]
+
+
+def _bad_request(error: ValidationError) -> HTTPException:
+    return HTTPException(400, str(error))
+
+
+def report_routes(db: Database) -> APIRouter:
+    """``GET /api/v1/reports``, ``/api/v1/reports/{name}`` and ``/api/v1/queue-log``."""
+    router = APIRouter(tags=["reports"])
+
+    @router.get("/api/v1/reports")
+    async def list_reports() -> list[dict[str, str]]:
+        """The reports there are, by name."""
+        return [{"name": spec.name, "summary": spec.summary} for spec in REPORTS.values()]
+
+    @router.get("/api/v1/reports/{name}", response_model=None)
+    async def report(
+        name: str,
+        start: FromParam = None,
+        end: ToParam = None,
+        queue: Annotated[str | None, Query(description="A queue's name.")] = None,
+        agent: Annotated[str | None, Query(description="An agent's number.")] = None,
+        caller: Annotated[str | None, Query(description="The caller's number.")] = None,
+        tz: TzParam = None,
+        by: Annotated[
+            str, Query(description="distribution: hour, hour-of-day, day, weekday or month.")
+        ] = "day",
+        service_level: Annotated[
+            int | None,
+            Query(ge=1, le=3600, description="service-level: the target wait in seconds."),
+        ] = None,
+        format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+    ) -> dict[str, Any] | Response:
+        """One report for a period, as JSON (columns, rows, summary) or CSV."""
+        if name not in REPORTS:
+            raise HTTPException(404, f"no report {name!r}; the reports are {', '.join(REPORTS)}")
+        try:
+            zone = parse_zone(tz)
+            first, last = parse_period(start, end, zone)
+            query = ReportQuery(
+                start=first, end=last, queue=queue, agent=agent, caller=caller, zone=zone,
+                service_level=service_level, by=check_by(by),
+            )  # fmt: skip
+        except ValidationError as error:
+            raise _bad_request(error) from None
+        result = await run_report(db, name, query)
+        if format == "csv":
+            filename = f"{name}-{first.date().isoformat()}.csv"
+            return PlainTextResponse(
+                to_csv(result),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+            )
+        return result.as_json()
+
+    @router.get("/api/v1/queue-log")
+    async def queue_log(
+        start: FromParam = None,
+        end: ToParam = None,
+        queue: Annotated[str | None, Query(description="A queue's name.")] = None,
+        tz: TzParam = None,
+        everything: Annotated[
+            bool, Query(alias="all", description="The whole log, whatever from and to say.")
+        ] = False,
+    ) -> StreamingResponse:
+        """The queue log in Asterisk's text format, one line per event, streamed."""
+        first = last = None
+        if not everything:
+            try:
+                first, last = parse_period(start, end, parse_zone(tz))
+            except ValidationError as error:
+                raise _bad_request(error) from None
+        return StreamingResponse(
+            export_lines(db, start=first, end=last, queue=queue),
+            media_type="text/plain; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="queue_log"'},
+        )
+
+    return router
