@@ -6,8 +6,11 @@ test can hand in a fake clock.
 
 from __future__ import annotations
 
+import os
 import time
+from datetime import UTC, tzinfo
 from typing import Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class Clock(Protocol):
@@ -30,3 +33,21 @@ class SystemClock:
 
     def wall(self) -> float:
         return time.time()
+
+
+def local_zone() -> tzinfo:
+    """The machine's own time zone by its IANA name (``TZ``, else /etc/localtime), else UTC.
+
+    A name, not today's offset: a year's report crosses daylight-saving changes.
+    """
+    name = os.environ.get("TZ", "").lstrip(":")
+    if not name:
+        try:
+            target = os.readlink("/etc/localtime")
+        except OSError:
+            return UTC
+        name = target.partition("zoneinfo/")[2]
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -26,6 +26,7 @@ from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.apps.queue.phones import PhoneActivity
 from ringfort.bus import EventBus
+from ringfort.clock import local_zone
 from ringfort.errors import RingfortError
 from ringfort.media.moh import SHIPPED_MUSIC, MusicOnHold
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
@@ -183,7 +184,7 @@ class Node:
         dial_plan = DialPlanService(self.db)
         prompts = PromptLibrary([settings.data_dir / "prompts", SHIPPED_PROMPTS])
         queues = QueueDirectoryService(db=self.db)
-        self.centre = CallCentre(queues, self.bus, self.phones)
+        self.centre = CallCentre(queues, self.bus, self.phones, zone=local_zone())
         await self.centre.start()
         self.calls = B2bua(
             sender=self.stack,
@@ -221,7 +222,7 @@ class Node:
                     sip_ready=lambda: self._ready,
                     live=self.live_status,
                     callcentre=LiveFeed(self.bus, self.centre.snapshot),
-                    reports=self.db,
+                    db=self.db,
                 ),
                 host=http.host,
                 port=http.port,

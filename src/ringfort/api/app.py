@@ -9,14 +9,16 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ringfort import __version__
 from ringfort.api.reports import report_routes
+from ringfort.api.supervisor import supervisor_routes
+from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.database import Database
 from ringfort.services.live import LiveFeed
 from ringfort.services.status import StatusService
@@ -31,14 +33,14 @@ def create_app(
     sip_ready: Callable[[], bool],
     live: Callable[[], dict[str, Any]] | None = None,
     callcentre: LiveFeed | None = None,
-    reports: Database | None = None,
+    db: Database | None = None,
 ) -> FastAPI:
     """Build the FastAPI app around the services of one running node.
 
     ``live`` gives what only the running process knows (calls in progress,
     media ports in use); it is merged into ``/api/v1/status``. ``callcentre``
-    serves the live state of queues and agents; ``reports`` is the store the
-    reports and the queue-log export read.
+    serves the live state of queues and agents; ``db`` is the store behind the
+    reports, the queue-log export and the supervisor's actions.
     """
     app = FastAPI(
         title="Ringfort",
@@ -77,9 +79,29 @@ def create_app(
 
     if callcentre is not None:
         _live_routes(app, callcentre)
-    if reports is not None:
-        app.include_router(report_routes(reports))
+    if db is not None:
+        app.include_router(report_routes(db))
+        app.include_router(supervisor_routes(db))
+    _error_answers(app)
     return app
+
+
+def _error_answers(app: FastAPI) -> None:
+    """A service's refusal as a 4xx whose ``detail`` says what to do."""
+
+    def answer(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+        async def handler(request: Request, exc: Exception) -> JSONResponse:
+            field = getattr(exc, "field", None)
+            body: dict[str, Any] = {"detail": str(exc)}
+            if field:
+                body["field"] = field
+            return JSONResponse(body, status_code=status)
+
+        return handler
+
+    app.add_exception_handler(ValidationError, answer(400))
+    app.add_exception_handler(NotFoundError, answer(404))
+    app.add_exception_handler(ConflictError, answer(409))
 
 
 def _live_routes(app: FastAPI, feed: LiveFeed) -> None:

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ringfort.db.expressions import seconds_of
 from ringfort.db.models import Agent, Queue
 from ringfort.reports.calls import LOG, caller_of, recording_of, visits
 from ringfort.reports.model import DEFAULT_SERVICE_LEVEL, Column, Kind, Report, ReportQuery
-from ringfort.reports.sql import seconds_of
 
 __all__ = [
     "BUCKETS",

@@ -20,9 +20,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, case, func, or_, select, true
 
+from ringfort.db.expressions import epoch, seconds_of
 from ringfort.db.models import Cdr, QueueLogEntry
 from ringfort.reports.model import ReportQuery
-from ringfort.reports.sql import epoch, seconds_of
 
 __all__ = [
     "ANSWERED",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ringfort.clock import local_zone
 from ringfort.errors import ValidationError
 from ringfort.reports.callreports import (
     DISTRIBUTIONS,
@@ -30,7 +30,6 @@ __all__ = [
     "REPORTS",
     "ReportSpec",
     "check_by",
-    "local_zone",
     "parse_period",
     "parse_zone",
     "run_report",
@@ -69,24 +68,6 @@ REPORTS: dict[str, ReportSpec] = {
     )
 }  # fmt: skip
 """The reports, by the name the command line and the REST API use."""
-
-
-def local_zone() -> tzinfo:
-    """The machine's own time zone by its IANA name (``TZ``, else /etc/localtime), else UTC.
-
-    A name, not today's offset: a year's report crosses daylight-saving changes.
-    """
-    name = os.environ.get("TZ", "").lstrip(":")
-    if not name:
-        try:
-            target = os.readlink("/etc/localtime")
-        except OSError:
-            return UTC
-        name = target.partition("zoneinfo/")[2]
-    try:
-        return ZoneInfo(name) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
 
 
 def parse_zone(name: str | None) -> tzinfo:

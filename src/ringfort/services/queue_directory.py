@@ -7,21 +7,40 @@ Each login, logout, pause and unpause changes ``queue_members`` and appends its
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from sqlalchemy import select
+from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.apps.queue import events
-from ringfort.apps.queue.config import AgentInfo, MemberState, QueueConfig
+from ringfort.apps.queue.config import AgentInfo, DayCounts, MemberState, QueueConfig
 from ringfort.apps.queue.events import NONE, channel_of
-from ringfort.db.models import Agent, Queue, QueueLogEntry, QueueMember
-from ringfort.errors import NotFoundError
+from ringfort.db.expressions import seconds_of
+from ringfort.db.models import (
+    PAUSE_REASON_LENGTH,
+    Agent,
+    Extension,
+    Queue,
+    QueueLogEntry,
+    QueueMember,
+)
+from ringfort.errors import NotFoundError, ValidationError
 from ringfort.services.database import Database
 from ringfort.services.queues import member_from_row, queue_from_row
 
 __all__ = ["QueueDirectoryService"]
+
+_LOST = (
+    events.ABANDON,
+    events.EXITWITHTIMEOUT,
+    events.EXITEMPTY,
+    events.EXITWITHKEY,
+    events.JOINEMPTY,
+    events.FULL,
+)
+"""The events of a caller who left without an agent, as the live state counts lost calls."""
 
 
 def _utc_now() -> datetime:
@@ -76,10 +95,50 @@ class QueueDirectoryService:
             found = result.first()
             return None if found is None else member_from_row(*found)
 
+    async def counts_since(self, since: datetime) -> dict[str, DayCounts]:
+        """Each queue's calls logged since ``since``: answered (``CONNECT``; in time when the
+        hold was within the queue's service level) and lost (left, or turned away)."""
+        hold = seconds_of(QueueLogEntry.data1)
+        answered = (
+            select(
+                QueueLogEntry.queuename,
+                func.count(),
+                func.coalesce(func.sum(case((hold <= Queue.service_level, 1), else_=0)), 0),
+            )
+            .outerjoin(Queue, Queue.name == QueueLogEntry.queuename)
+            .where(QueueLogEntry.event == events.CONNECT, QueueLogEntry.time >= since)
+            .group_by(QueueLogEntry.queuename)
+        )
+        lost = (
+            select(QueueLogEntry.queuename, func.count())
+            .where(QueueLogEntry.event.in_(_LOST), QueueLogEntry.time >= since)
+            .group_by(QueueLogEntry.queuename)
+        )
+        counts: dict[str, DayCounts] = {}
+        async with self._db.session() as session:
+            for name, count, in_time in await session.execute(answered):
+                counts[name] = DayCounts(answered=count, answered_in_time=in_time)
+            for name, count in await session.execute(lost):
+                counts[name] = dataclasses.replace(counts.get(name, DayCounts()), lost=count)
+        return counts
+
     async def log_in(self, queue: str, agent: str, phone: str, *, by_agent: bool) -> MemberState:
-        """Log ``agent`` in to ``queue`` at ``phone``; moves them from another phone."""
+        """Log ``agent`` in to ``queue`` at ``phone``; moves them from another phone.
+
+        A supervisor's login (``by_agent`` False) must name an extension: an agent
+        at a phone nobody has would be rung for ever in vain.
+        """
         async with self._db.session() as session:
             queue_row, agent_row = await _rows(session, queue, agent)
+            if (
+                not by_agent
+                and await session.scalar(select(Extension.id).where(Extension.number == phone))
+                is None
+            ):
+                raise NotFoundError(
+                    f"there is no extension {phone} to log agent {agent} in at;"
+                    " see 'ringfort extension list'"
+                )
             member = await _member(session, queue_row, agent_row)
             now = self._now()
             if member.phone is not None and member.phone != phone:
@@ -108,6 +167,11 @@ class QueueDirectoryService:
 
     async def pause(self, queue: str | None, agent: str, reason: str) -> list[MemberState]:
         """Pause ``agent`` in ``queue`` (every queue they are logged in to when None)."""
+        if not reason or len(reason) > PAUSE_REASON_LENGTH or not reason.isprintable():
+            raise ValidationError(
+                f"a pause reason is 1 to {PAUSE_REASON_LENGTH} printable characters",
+                field="reason",
+            )
         return await self._set_paused(queue, agent, True, reason)
 
     async def unpause(self, queue: str | None, agent: str) -> list[MemberState]:

@@ -7,12 +7,13 @@ import dataclasses
 import random
 from datetime import UTC, datetime
 from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from ringfort.apps.queue import events
 from ringfort.apps.queue.centre import AgentState, CallCentre, Waiter
-from ringfort.apps.queue.config import AgentInfo, EmptyRule, MemberState, QueueConfig
+from ringfort.apps.queue.config import AgentInfo, DayCounts, EmptyRule, MemberState, QueueConfig
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.apps.queue.phones import PhoneActivity
 from ringfort.apps.queue.strategy import Strategy
@@ -29,6 +30,8 @@ class Directory:
         self.queues = {queue.name: queue for queue in queues}
         self.rows: list[MemberState] = []
         self.paused: list[tuple[str | None, str, str]] = []
+        self.counts: dict[str, DayCounts] = {}
+        self.counted_since: datetime | None = None
 
     def add(self, queue: str, agent: str, phone: str | None, penalty: int = 0) -> None:
         self.rows.append(MemberState(queue, agent, f"Agent {agent}", penalty, phone))
@@ -65,6 +68,10 @@ class Directory:
 
     async def unpause(self, queue: str | None, agent: str) -> list[MemberState]:
         raise NotImplementedError
+
+    async def counts_since(self, since: datetime) -> dict[str, DayCounts]:
+        self.counted_since = since
+        return self.counts
 
 
 class Caller:
@@ -387,3 +394,22 @@ async def test_who_hung_up_decides_completecaller_or_completeagent(by: HangupBy)
     rig.talk(rig.join("sales"), "1", by)
     expected = "COMPLETECALLER" if by is HangupBy.CALLER else "COMPLETEAGENT"
     assert [event for _, event, _ in rig.events(expected)] == [expected]
+
+
+async def test_todays_counts_are_taken_up_from_the_log_at_start_from_local_midnight() -> None:
+    directory = Directory(queue(service_level=20))
+    directory.counts["sales"] = DayCounts(answered=8, answered_in_time=6, lost=2)
+    berlin = ZoneInfo("Europe/Berlin")
+    wall = datetime(2026, 5, 14, 23, 30, tzinfo=UTC)  # already the 15th in Berlin
+    rig = await started(directory, zone=berlin, wall=lambda: wall)
+    assert directory.counted_since == datetime(2026, 5, 15, tzinfo=berlin)
+    (sales,) = rig.centre.snapshot()["queues"]
+    assert (sales["answered_today"], sales["lost_today"], sales["service_level_today"]) == (
+        8,
+        2,
+        60.0,
+    )
+    waiter = rig.join("sales")
+    rig.centre.leave(waiter, "ABANDON")
+    assert rig.centre.snapshot()["queues"][0]["lost_today"] == 3
+    await rig.centre.stop()

@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from centre_day import DAY, NEXT_DAY, at
 
+from ringfort.apps.queue.config import DayCounts
 from ringfort.errors import ValidationError
 from ringfort.reports.catalogue import parse_period, parse_zone, run_report
 from ringfort.reports.export import export_lines
@@ -33,6 +34,7 @@ from ringfort.reports.model import Kind, Report, ReportQuery
 from ringfort.reports.render import display, to_csv
 from ringfort.reports.sessions import sessions_report
 from ringfort.services.database import Database
+from ringfort.services.queue_directory import QueueDirectoryService
 
 
 def day(**filters: object) -> ReportQuery:
@@ -264,3 +266,15 @@ async def test_unknown_report_and_grouping_are_refused(centre: Database) -> None
         await run_report(centre, "nope", day())
     with pytest.raises(ValidationError, match="by must be one of"):
         await run_report(centre, "distribution", day(by="fortnight"))
+
+
+async def test_the_live_states_today_is_counted_from_the_log(centre: Database) -> None:
+    counts = await QueueDirectoryService(db=centre).counts_since(at("09:05:00"))
+    # Since 09:05: c2 answered after 12 s (sales' service level is 10 s), c3 and c5 lost;
+    # c4 answered after 40 s and c6 lost in support.
+    assert counts == {
+        "sales": DayCounts(answered=1, answered_in_time=0, lost=2),
+        "support": DayCounts(answered=1, answered_in_time=0, lost=1),
+    }
+    morning = await QueueDirectoryService(db=centre).counts_since(at("08:00:00"))
+    assert morning["sales"] == DayCounts(answered=2, answered_in_time=1, lost=2)

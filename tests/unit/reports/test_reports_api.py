@@ -15,7 +15,7 @@ from ringfort.services.status import StatusService
 
 @pytest.fixture
 async def client(centre: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(status=StatusService(db=centre), sip_ready=lambda: True, reports=centre)
+    app = create_app(status=StatusService(db=centre), sip_ready=lambda: True, db=centre)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http

@@ -84,7 +84,10 @@ async def test_logins_logouts_and_pauses_write_their_log_lines(db: Database) -> 
     clock = Clock()
     await QueueService(db=db).add("sales", number="500")
     await AgentService(db=db).add("7", "Anna", "4321")
+    await ExtensionService(db=db).add("4402", name="Desk", password="secret-pass-1")
     directory = QueueDirectoryService(db=db, now=clock)
+    with pytest.raises(NotFoundError, match="no extension 4403"):
+        await directory.log_in("sales", "7", "4403", by_agent=False)
     assert (await directory.agent_by_pin("4321")) is not None
     assert await directory.agent_by_pin("0000") is None
     member = await directory.log_in("sales", "7", "4401", by_agent=True)
@@ -100,6 +103,8 @@ async def test_logins_logouts_and_pauses_write_their_log_lines(db: Database) -> 
     assert await directory.log_out("sales", "7", by_agent=True) is None
     with pytest.raises(NotFoundError):
         await directory.pause("sales", "7", "lunch")
+    with pytest.raises(ValidationError, match="pause reason"):
+        await directory.pause("sales", "7", "x" * 65)
     assert await log_rows(db) == [
         ("sales", "7", "AGENTLOGIN", "PJSIP/4401", ""),
         ("sales", "7", "PAUSE", "lunch", ""),

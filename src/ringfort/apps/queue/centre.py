@@ -26,7 +26,7 @@ import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time, tzinfo
 from typing import Any
 
 from ringfort.apps.queue import events
@@ -130,8 +130,10 @@ class CallCentre:
         wall: Callable[[], datetime] = lambda: datetime.now(UTC),
         rng: random.Random | None = None,
         refresh_every: float = REFRESH_SECONDS,
+        zone: tzinfo = UTC,
     ) -> None:
         self._directory = directory
+        self._zone = zone
         self._bus = bus
         self._phones = phones
         self._clock = clock or asyncio.get_running_loop().time
@@ -149,8 +151,9 @@ class CallCentre:
     # -- life -------------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Load who is logged in where and keep it fresh."""
+        """Load who is logged in where and today's counts, and keep the logins fresh."""
         await self.refresh()
+        await self._load_today()
         self._task = asyncio.get_running_loop().create_task(self._keep_fresh(), name="call-centre")
 
     async def stop(self) -> None:
@@ -165,6 +168,27 @@ class CallCentre:
         self._timers.clear()
         for pending in list(self._tasks):
             pending.cancel()
+
+    async def _load_today(self) -> None:
+        """Take up today's answered and lost calls from the log, so a restart does not zero them."""
+        today = self._today()
+        midnight = datetime.combine(today, time(), tzinfo=self._zone)
+        try:
+            counts = await self._directory.counts_since(midnight)
+            for name, count in counts.items():
+                config = await self._directory.queue(name)
+                if config is None:
+                    continue
+                queue = self._queue(config)
+                queue.day = today
+                queue.answered = count.answered
+                queue.answered_in_time = count.answered_in_time
+                queue.lost = count.lost
+        except Exception:
+            log.warning("could not read today's queue calls; counting from now", exc_info=True)
+
+    def _today(self) -> date:
+        return self._wall().astimezone(self._zone).date()
 
     async def _keep_fresh(self) -> None:
         while True:
@@ -637,7 +661,7 @@ class CallCentre:
         task.add_done_callback(self._tasks.discard)
 
     def _roll_day(self, queue: _Queue) -> None:
-        today = self._wall().date()
+        today = self._today()
         if queue.day != today:
             queue.day = today
             queue.answered = queue.answered_in_time = queue.lost = 0

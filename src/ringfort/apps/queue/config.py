@@ -96,3 +96,13 @@ class MemberState:
     def logged_in(self) -> bool:
         """Whether the agent is logged in to the queue."""
         return self.phone is not None
+
+
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """A queue's calls so far today, as the live state counts them."""
+
+    answered: int = 0
+    answered_in_time: int = 0
+    """Answered within the queue's service level."""
+    lost: int = 0

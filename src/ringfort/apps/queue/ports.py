@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
-from ringfort.apps.queue.config import AgentInfo, MemberState, QueueConfig
+from ringfort.apps.queue.config import AgentInfo, DayCounts, MemberState, QueueConfig
 
 __all__ = ["QueueDirectory"]
 
@@ -56,4 +57,9 @@ class QueueDirectory(Protocol):
 
     async def unpause(self, queue: str | None, agent: str) -> list[MemberState]:
         """Unpause ``agent`` in ``queue`` (every queue when None)."""
+        ...
+
+    async def counts_since(self, since: datetime) -> dict[str, DayCounts]:
+        """Each queue's answered (and in time) and lost calls logged since ``since``, so the
+        live state's "today" survives a restart."""
         ...

@@ -1,7 +1,7 @@
 """The few SQL expressions that SQLite and PostgreSQL spell differently.
 
-Reports run the same queries on both stores; these constructs compile to each
-dialect's own spelling so the queries themselves stay plain SQLAlchemy Core.
+Reports and services run the same queries on both stores; these constructs
+compile to each dialect's own spelling so the queries stay plain SQLAlchemy Core.
 """
 
 from __future__ import annotations
