@@ -38,6 +38,7 @@ from server_under_test import (
     RateStep,
     RingfortServer,
     ServerStartError,
+    SippCallee,
     add_server_options,
     call_server,
     free_port_block,
@@ -75,72 +76,6 @@ class Step(RateStep):
     returncode: int
     active_after: int | None
     """Calls the server still reported active a few seconds after the step."""
-
-
-class Callee:
-    """The SIPp UAS registered as CALLEE; it answers every call until stopped."""
-
-    def __init__(self, *, sipp: str, server: RingfortServer, workdir: Path, cpu: str | None):
-        self.sipp = sipp
-        self.server = server
-        self.workdir = workdir
-        self.cpu = cpu
-        self.port = free_port_block(1)
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def _command(self, *args: str) -> list[str]:
-        taskset = tool_path("taskset")
-        prefix = [taskset, "-c", self.cpu] if self.cpu is not None and taskset else []
-        return [*prefix, self.sipp, *args]
-
-    def register(self) -> None:
-        """REGISTER CALLEE from the port the UAS will listen on, so calls reach it."""
-        command = self._command(
-            self.server.sip_address,
-            "-sf", str(HERE / "register_contact.xml"),
-            "-i", LOCALHOST, "-p", str(self.port),
-            "-mi", LOCALHOST, "-mp", str(free_port_block(4)),
-            "-s", CALLEE.number, "-au", CALLEE.number, "-ap", CALLEE.password,
-            "-m", "1", "-nostdin", "-timeout", "10s", "-timeout_error",
-            "-trace_err", "-error_file", str(self.workdir / "register_errors.log"),
-        )  # fmt: skip
-        with (self.workdir / "register_stdout.log").open("wb") as out:
-            result = subprocess.run(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                cwd=self.workdir, timeout=20, check=False,
-            )  # fmt: skip
-        if result.returncode != 0:
-            raise RuntimeError(
-                f"registering {CALLEE.number} failed (sipp exit {result.returncode}); "
-                f"see {self.workdir / 'register_errors.log'}"
-            )
-        self.server.wait_for_registration(CALLEE.number, timeout=10.0, via="http")
-
-    def start(self, seconds: float) -> None:
-        """Answer calls on the registered port for at most ``seconds``."""
-        command = self._command(
-            "-sf", str(HERE / "uas_answer.xml"),
-            "-i", LOCALHOST, "-p", str(self.port),
-            "-mi", LOCALHOST, "-mp", str(free_port_block(4)),
-            "-s", CALLEE.number,
-            "-nostdin", "-timeout", f"{int(seconds)}s",
-            "-trace_stat", "-stf", str(self.workdir / "uas_stat.csv"), "-fd", "5",
-            "-trace_err", "-error_file", str(self.workdir / "uas_errors.log"),
-        )  # fmt: skip
-        with (self.workdir / "uas_stdout.log").open("wb") as out:
-            self.proc = subprocess.Popen(
-                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True, cwd=self.workdir,
-            )  # fmt: skip
-        time.sleep(0.3)  # bound before the first INVITE arrives
-        if self.proc.poll() is not None:
-            raise RuntimeError(f"the SIPp callee exited at once; see {self.workdir}")
-
-    def stop(self) -> None:
-        """Stop the UAS (by its pid and process group)."""
-        if self.proc is not None:
-            stop_process(self.proc, grace=2.0)
-            self.proc = None
 
 
 def caller_scenario(workdir: Path, hold_ms: int) -> Path:
@@ -187,7 +122,7 @@ def run_step(
     *,
     sipp: str,
     server: RingfortServer,
-    callee: Callee,
+    callee: SippCallee,
     workdir: Path,
     rate: int,
     seconds: float,
@@ -348,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     steps: list[Step] = []
     leftover = ""
     server: RingfortServer | None = None
-    callee: Callee | None = None
+    callee: SippCallee | None = None
     try:
         server = call_server(
             workdir,
@@ -360,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
             extra_env={"RINGFORT_MEDIA__RTP_TIMEOUT": "0"},
         )
         server.start()
-        callee = Callee(sipp=sipp, server=server, workdir=workdir, cpu=sipp_cpu)
+        callee = SippCallee(sipp=sipp, server=server, workdir=workdir, cpu=sipp_cpu)
         callee.register()
         callee.start(seconds=len(rates) * per_step + 30)
         print(

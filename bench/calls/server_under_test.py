@@ -50,6 +50,7 @@ __all__ = [
     "RateStep",
     "RingfortServer",
     "ServerStartError",
+    "SippCallee",
     "add_server_options",
     "call_server",
     "cpu_seconds",
@@ -77,6 +78,7 @@ class Party:
 
 CALLER = Party("101", "bench-secret-101")
 CALLEE = Party("102", "bench-secret-102")
+HERE = Path(__file__).resolve().parent
 
 
 class CpuMeter:
@@ -255,3 +257,98 @@ def install_stop_signals(limit_seconds: float) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGALRM):
         signal.signal(signum, handle)
     signal.alarm(max(1, math.ceil(limit_seconds)))
+
+
+class SippCallee:
+    """A SIPp UAS registered as an extension; it answers every call until stopped.
+
+    ``scenario`` says what it does with each call (``uas_answer.xml``: answer and wait
+    for the BYE); ``trace`` keeps its message log (``<tag>_messages.log``) for timing.
+    """
+
+    def __init__(
+        self,
+        *,
+        sipp: str,
+        server: RingfortServer,
+        workdir: Path,
+        cpu: str | None,
+        party: Party = CALLEE,
+        scenario: Path = HERE / "uas_answer.xml",
+        tag: str = "uas",
+        trace: bool = False,
+    ) -> None:
+        self.sipp = sipp
+        self.server = server
+        self.workdir = workdir
+        self.cpu = cpu
+        self.party = party
+        self.scenario = scenario
+        self.tag = tag
+        self.trace = trace
+        self.port = free_port_block(1)
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def message_log(self) -> Path:
+        """Where ``trace`` puts every message sent and received, with its time."""
+        return self.workdir / f"{self.tag}_messages.log"
+
+    def _command(self, *args: str) -> list[str]:
+        taskset = tool_path("taskset")
+        prefix = [taskset, "-c", self.cpu] if self.cpu is not None and taskset else []
+        return [*prefix, self.sipp, *args]
+
+    def register(self) -> None:
+        """REGISTER the party from the port the UAS will listen on, so calls reach it."""
+        errors = self.workdir / f"{self.tag}_register_errors.log"
+        command = self._command(
+            self.server.sip_address,
+            "-sf", str(HERE / "register_contact.xml"),
+            "-i", LOCALHOST, "-p", str(self.port),
+            "-mi", LOCALHOST, "-mp", str(free_port_block(4)),
+            "-s", self.party.number, "-au", self.party.number, "-ap", self.party.password,
+            "-m", "1", "-nostdin", "-timeout", "10s", "-timeout_error",
+            "-trace_err", "-error_file", str(errors),
+        )  # fmt: skip
+        with (self.workdir / f"{self.tag}_register_stdout.log").open("wb") as out:
+            result = subprocess.run(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.workdir, timeout=20, check=False,
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise RuntimeError(
+                f"registering {self.party.number} failed (sipp exit {result.returncode}); "
+                f"see {errors}"
+            )
+        self.server.wait_for_registration(self.party.number, timeout=10.0, via="http")
+
+    def start(self, seconds: float, *extra: str) -> None:
+        """Answer calls on the registered port for at most ``seconds`` (``extra``: more SIPp
+        options, such as ``-d`` for a scenario's bare pause)."""
+        command = self._command(
+            *extra,
+            "-sf", str(self.scenario),
+            "-i", LOCALHOST, "-p", str(self.port),
+            "-mi", LOCALHOST, "-mp", str(free_port_block(4)),
+            "-s", self.party.number,
+            "-nostdin", "-timeout", f"{int(seconds)}s",
+            "-trace_stat", "-stf", str(self.workdir / f"{self.tag}_stat.csv"), "-fd", "5",
+            "-trace_err", "-error_file", str(self.workdir / f"{self.tag}_errors.log"),
+        )  # fmt: skip
+        if self.trace:
+            command += ["-trace_msg", "-message_file", str(self.message_log)]
+        with (self.workdir / f"{self.tag}_stdout.log").open("wb") as out:
+            self.proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                start_new_session=True, cwd=self.workdir,
+            )  # fmt: skip
+        time.sleep(0.3)  # bound before the first INVITE arrives
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the SIPp callee {self.tag} exited at once; see {self.workdir}")
+
+    def stop(self) -> None:
+        """Stop the UAS (by its pid and process group)."""
+        if self.proc is not None:
+            stop_process(self.proc, grace=2.0)
+            self.proc = None

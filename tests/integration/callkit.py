@@ -8,7 +8,7 @@ import os
 import re
 import threading
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -140,8 +140,10 @@ def start_callee(
     calls: int = 1,
     time_limit: int = 20,
     transport: Transport = "u1",
+    keys: Mapping[str, str] | None = None,
 ) -> SippRun:
-    """Register a fresh port as ``number`` and start the UAS ``scenario`` on it."""
+    """Register a fresh port as ``number`` and start the UAS ``scenario`` on it (``keys``
+    fill its ``[key]`` keywords)."""
     port = free_port_block(1)
     register_at(sipp, server, number, port, transport=transport)
     run = sipp.start(
@@ -151,6 +153,7 @@ def start_callee(
         time_limit=time_limit,
         tag=f"callee-{number}",
         transport=transport,
+        keys=keys,
     )
     if transport == "u1":
         wait_until(lambda: udp_port_bound(port), timeout=5.0, what=f"SIPp UAS bound to {port}")

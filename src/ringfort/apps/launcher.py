@@ -93,9 +93,18 @@ class Applications:
         kind = destination.kind
         if kind is DestinationKind.EXTENSION:
             result = await call.bridge(destination.target)
-            if not result.answered and call.answered and not call.gone:
-                await call.play(clips_for(self._prompts, ("not-available", "goodbye"), language))
-            return None
+            if not result.answered:
+                if call.answered and not call.gone:
+                    await call.play(
+                        clips_for(self._prompts, ("not-available", "goodbye"), language)
+                    )
+                return None
+            # Stay with the call while it is bridged: the extension may transfer it on.
+            target = await call.wait_bridge_end()
+            if target is None:
+                return None
+            log.info("call %s: %s transferred it to %s", call.uniqueid, destination, target)
+            return await self._destination_of(call, target)
         if kind is DestinationKind.HANGUP:
             if call.answered:
                 await call.play(clips_for(self._prompts, ("goodbye",), language))

@@ -374,7 +374,8 @@ class NumberPlanRepository:
         return None
 
     async def referrers(self, destination: str) -> list[PlanEntry]:
-        """Menus and time conditions that send calls to ``destination``, by kind and name."""
+        """Menus, time conditions and queues (overflow, exit key) that send calls to
+        ``destination``, by kind and name."""
         by_option = (
             select(IvrMenu.name, IvrMenu.number)
             .join(IvrOption)
@@ -396,4 +397,13 @@ class NumberPlanRepository:
         conditions = await self._session.execute(by_condition)
         found = [PlanEntry(PLAN_MENU, name, number) for name, number in sorted(menus)]
         found += [PlanEntry(PLAN_TIME_CONDITION, name, number) for name, number in conditions]
+        by_queue = (
+            select(Queue.name, Queue.number)
+            .where((Queue.overflow == destination) | (Queue.exit_destination == destination))
+            .order_by(Queue.name)
+        )
+        found += [
+            PlanEntry(PLAN_QUEUE, name, number)
+            for name, number in await self._session.execute(by_queue)
+        ]
         return found

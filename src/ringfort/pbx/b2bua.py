@@ -237,6 +237,8 @@ class B2bua:
             response = make_response(request, 200)
             response.headers.set("Allow", ALLOW)
             self._reply(handle, response)
+        elif method == "REFER":
+            self._refer(call, side, handle, request)
         elif not call.answered:
             # Early dialog requests (UPDATE before answer, PRACK) are not relayed yet.
             self._reply(handle, make_response(request, 491 if method == "INVITE" else 403))
@@ -993,6 +995,87 @@ class B2bua:
         if method == "INVITE":
             self._start_retransmit(caller, response)
 
+    # -- transfers ------------------------------------------------------------------------------
+
+    def _refer(self, call: Call, side: Side, handle: ServerHandle, request: Request) -> None:
+        """REFER (RFC 3515) from a phone in a call: a blind transfer of the other party.
+
+        Handled when the referrer is the phone an application bridged its caller to
+        (a queue's agent, an extension reached from a menu): the referrer is told the
+        transfer went through (202, then a NOTIFY with ``SIP/2.0 200 OK``), its leg
+        ends, and the caller goes back to the application with the number, which
+        takes them on as if they had dialled it. Other transfers get a 501 for now.
+        """
+        target = _refer_target(request.headers.get("Refer-To"))
+        if target is None:
+            self._reply(handle, make_response(request, 400, "Bad Refer-To"))
+            return
+        if target == "":
+            # Attended transfer (Refer-To with Replaces) is not built yet.
+            self._reply(handle, make_response(request, 501, "Attended Transfer Not Supported"))
+            return
+        bridge = call.bridge
+        callee = call.callee
+        if (
+            side is not Side.CALLEE
+            or call.app is None
+            or not call.app.takes_transfers
+            or bridge is None
+            or bridge.answer is None
+            or callee.dialog is None
+            or callee.peer is None
+        ):
+            self._reply(handle, make_response(request, 501, "Transfer Not Supported Here"))
+            return
+        self._reply(handle, make_response(request, 202, "Accepted"))
+        peer = callee.peer
+        notify = callee.dialog.request(
+            "NOTIFY",
+            self._via(peer),
+            contact=self._contact(peer),
+            body=b"SIP/2.0 200 OK\r\n",
+            content_type="message/sipfrag;version=2.0",
+        )
+        notify.headers.set("Event", "refer")
+        notify.headers.set("Subscription-State", "terminated;reason=noresource")
+        self._sender.send_request(notify, peer)
+        self._sender.send_request(callee.dialog.request("BYE", self._via(peer)), peer)
+        log.info("call %s: %s transferred the caller to %s", call.uniqueid, bridge.dst, target)
+        self._bridge_over(call, HangupBy.CALLEE, "transfer")
+        call.app.transferred(target)
+
+    def _bridge_over(self, call: Call, by: HangupBy, cause: str) -> None:
+        """The bridged phone has left an answered bridge: the caller is the application's
+        again, alone (its keys go to the application, its audio nowhere)."""
+        bridge = call.bridge
+        assert bridge is not None
+        call.bridge = None
+        self._media.disconnect(call.caller.media)
+        self._stop_retransmit(call.callee)
+        recorded: tuple[str, str] | None = None
+        if call.recording is not None and self._recorder is not None:
+            recorded = (call.recording.uniqueid, self._recorder.finish(call.recording))
+            call.recording = None
+        # The next bridge asks the recording rules again.
+        call.record = False
+        self._forget_callee(call)
+        self._media.set_listener(call.callee.media, None)
+        if call.caller_format is not None:
+            self._set_caller_format(call, call.caller_format)
+        self._listen_for_keys(call)
+        self._publish_ended(
+            call,
+            bridge.uniqueid,
+            bridge.dst,
+            bridge.start,
+            bridge.answer,
+            Disposition.ANSWERED,
+            by,
+            cause,
+            200,
+            recording=_recording_of(recorded, bridge.uniqueid),
+        )
+
     # -- forks ----------------------------------------------------------------------------------
 
     def _fork_response(self, call: Call, fork: Fork, response: Response) -> None:
@@ -1627,6 +1710,27 @@ def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None
     if recorded is None or recorded[0] != uniqueid:
         return None
     return recorded[1]
+
+
+def _refer_target(refer_to: str | None) -> str | None:
+    """The number a REFER sends the call to: the user part of its Refer-To URI.
+
+    None when the header is missing or not a URI with a user part; "" for an
+    attended transfer (a ``Replaces`` in the URI's headers), which is not a number.
+    """
+    if not refer_to:
+        return None
+    try:
+        uri = NameAddr.parse(refer_to).uri
+    except RemoteProtocolError:
+        return None
+    if any(name.lower() == "replaces" for name in uri.headers):
+        return ""
+    user = uri.unescaped_user
+    if not user:
+        return None
+    number = user.lstrip("+")
+    return number if number.isdigit() else None
 
 
 def _sdp_of(message: Request | Response) -> SessionDescription | None:

@@ -159,6 +159,8 @@ class CallControl:
         self._digits: deque[str] = deque()
         self._digit_waiters: list[asyncio.Future[None]] = []
         self._ended_by: HangupBy | None = None
+        self._transfer: asyncio.Future[str] = loop.create_future()
+        self._watching_bridge = 0
         self.bridged = False
         """Set once the caller is connected to another party; the application is done then."""
 
@@ -459,6 +461,24 @@ class CallControl:
         """Return when the call is over."""
         await asyncio.shield(self._gone)
 
+    async def wait_bridge_end(self) -> str | None:
+        """After a `bridge` that was answered: wait for the conversation to end.
+
+        Returns the number the bridged party transferred the caller to (a SIP REFER
+        from their phone: the caller is back with the application, which takes them
+        on, usually with `transfer`), or None when the call is over.
+        """
+        self._watching_bridge += 1
+        try:
+            await asyncio.wait((self._transfer, self._gone), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self._watching_bridge -= 1
+        if self._transfer.done():
+            number = self._transfer.result()
+            self._transfer = asyncio.get_running_loop().create_future()
+            return number
+        return None
+
     # -- fed by the call core and the media engine ------------------------------------------------
 
     def on_digit(self, digit: str, source: str) -> None:
@@ -469,6 +489,19 @@ class CallControl:
         for waiter in waiters:
             if not waiter.done():
                 waiter.set_result(None)
+
+    @property
+    def takes_transfers(self) -> bool:
+        """Whether the application is waiting in `wait_bridge_end`, so a transfer by the
+        bridged party has somewhere to go."""
+        return self._watching_bridge > 0 and not self._transfer.done()
+
+    def transferred(self, number: str) -> None:
+        """The bridged party handed the caller on to ``number`` and left; the caller is the
+        application's again."""
+        self.bridged = False
+        if not self._transfer.done():
+            self._transfer.set_result(number)
 
     def ended(self, by: HangupBy = HangupBy.SYSTEM) -> None:
         """The call is over (ended ``by``): every pending action raises `CallGoneError`."""

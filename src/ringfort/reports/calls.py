@@ -79,7 +79,7 @@ def entry_filter(query: ReportQuery) -> ColumnElement[bool]:
     return or_(LOG.c.callid.in_(entries), LOG.c.callid.in_(records))
 
 
-def visits(query: ReportQuery, *, caller: bool = True) -> Subquery:
+def visits(query: ReportQuery) -> Subquery:
     """The stays in a queue that began in the query's period, one row each.
 
     Columns: ``id`` (of the outcome event), ``callid``, ``queue``, ``agent``,
@@ -123,7 +123,7 @@ def visits(query: ReportQuery, *, caller: bool = True) -> Subquery:
         conditions.append(LOG.c.queuename == query.queue)
     if query.agent is not None:
         conditions.append(LOG.c.agent == query.agent)
-    if caller and query.caller is not None:
+    if query.caller is not None:
         conditions.append(entry_filter(query))
     entered = epoch(LOG.c.time) - wait - talk
     # Only calls near the period's edges need their join time worked out: the rest

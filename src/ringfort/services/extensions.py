@@ -14,7 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ringfort.db.models import Extension, IvrMenu, IvrOption, TimeCondition
+from ringfort.db.models import Extension, IvrMenu, IvrOption, Queue, TimeCondition
 from ringfort.db.repositories import ExtensionRepository, RegistrationRepository
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.database import Database
@@ -163,8 +163,8 @@ class ExtensionService:
     async def remove(self, number: str) -> None:
         """Remove extension ``number`` and its registrations.
 
-        ConflictError, naming them, while a menu or a time condition still sends
-        calls to it: removing it would leave callers at a dead end.
+        ConflictError, naming them, while a menu, a time condition or a queue still
+        sends calls to it: removing it would leave callers at a dead end.
         """
         async with self._db.session() as session:
             extensions = ExtensionRepository(session=session)
@@ -175,7 +175,8 @@ class ExtensionService:
             if used_by:
                 raise ConflictError(
                     f"extension {number} is still where {', '.join(used_by)} send calls;"
-                    " point them elsewhere first (ringfort ivr set, ringfort timecond set)"
+                    " point them elsewhere first (ringfort ivr set, ringfort timecond set,"
+                    " ringfort queue update)"
                 )
             await extensions.delete(extension)
             await RegistrationRepository(session=session).delete_for_number(number)
@@ -211,7 +212,8 @@ class ExtensionService:
 
 
 async def _destinations_naming(session: AsyncSession, destination: str) -> list[str]:
-    """Which menus (option, timeout, invalid input) and time conditions lead to ``destination``."""
+    """Which menus (option, timeout, invalid input), time conditions and queues (overflow,
+    exit key) lead to ``destination``."""
     found: list[str] = []
     menus = await session.scalars(
         select(IvrMenu).where(
@@ -246,4 +248,14 @@ async def _destinations_naming(session: AsyncSession, destination: str) -> list[
             found.append(f"time condition {condition.name} (in hours)")
         if condition.nomatch_destination == destination:
             found.append(f"time condition {condition.name} (out of hours)")
+    queues = await session.scalars(
+        select(Queue)
+        .where(or_(Queue.overflow == destination, Queue.exit_destination == destination))
+        .order_by(Queue.name)
+    )
+    for queue in queues:
+        if queue.overflow == destination:
+            found.append(f"queue {queue.name} (overflow)")
+        if queue.exit_destination == destination:
+            found.append(f"queue {queue.name} (exit key)")
     return found

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from test_queue_centre import Directory, Rig
 
 from ringfort.apps.queue.caller import run_queue
@@ -15,7 +16,7 @@ from ringfort.apps.queue.strategy import Strategy
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.pbx.call import Call, Leg, Side
-from ringfort.pbx.control import BridgeOptions, BridgeResult, CallControl
+from ringfort.pbx.control import BridgeOptions, BridgeResult, CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
 
 PROMPTS = PromptLibrary([SHIPPED_PROMPTS])
@@ -224,3 +225,25 @@ async def test_a_full_queue_turns_the_caller_away_unanswered() -> None:
     assert not second.answered
     assert scene.rig.events()[-1][1] == "FULL"
     first.cancel()
+
+
+async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer() -> None:
+    scene = Scene(config(), "1")
+    task = await scene.run()
+    bridge = await asyncio.wait_for(scene.driver.results.get(), 1)
+    bridge.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered", "101", "b-1"))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if scene.control.takes_transfers:
+            break
+    assert scene.control.takes_transfers
+    scene.control.transferred("150")
+    with pytest.raises(TransferRequested) as caught:
+        await asyncio.wait_for(task, 1)
+    assert caught.value.number == "150"
+    (_, _, transfer) = scene.rig.events()
+    assert transfer[:2] == ("1", "BLINDTRANSFER")
+    assert transfer[2][:2] == ("150", "default")
+    assert transfer[2][4] == "1"  # original position
+    # The agent is free again (no wrap-up here), as after any other call.
+    assert [e for _, e, _ in scene.rig.events()] == ["ENTERQUEUE", "CONNECT", "BLINDTRANSFER"]

@@ -11,7 +11,7 @@ from test_call_control import Driver, Player, make_call
 
 from ringfort.apps import launcher as launcher_module
 from ringfort.apps.launcher import Applications
-from ringfort.disposition import Disposition
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.pbx.control import BridgeResult, CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
@@ -72,8 +72,31 @@ async def test_a_transfer_to_an_extension_rings_it(transferring_menu: list[str])
     assert driver.bridges == ["201"]
     assert driver.result is not None
     driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+    # The launcher stays with the bridged call (the extension may transfer it) until it ends.
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not task.done()
+    call.ended(HangupBy.CALLEE)
     await asyncio.wait_for(task, 1)
     assert transferring_menu == ["main"]
+
+
+async def test_an_extension_that_transfers_its_caller_sends_them_on(
+    transferring_menu: list[str],
+) -> None:
+    call, driver, _ = control()
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, "201")))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert driver.result is not None
+    driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert call.takes_transfers
+    call.transferred("800")  # the phone at 201 REFERs the caller to menu 800
+    await asyncio.wait_for(task, 1)
+    assert transferring_menu == ["sales"]
 
 
 async def test_a_transfer_to_a_menu_number_runs_that_menu(transferring_menu: list[str]) -> None:

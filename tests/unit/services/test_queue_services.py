@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from ringfort.apps.ivr.config import IvrMenu
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.db.models import QueueLogEntry
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
@@ -15,6 +16,7 @@ from ringfort.pbx.destination import Destination, DestinationKind
 from ringfort.services.database import Database
 from ringfort.services.dialplan import DialPlanService
 from ringfort.services.extensions import ExtensionService
+from ringfort.services.ivr import IvrService
 from ringfort.services.queue_directory import QueueDirectoryService
 from ringfort.services.queue_log_writer import QueueLogWriter
 from ringfort.services.queues import AgentService, QueueService
@@ -137,3 +139,18 @@ async def test_a_deleted_queue_is_gone_and_its_number_free(db: Database) -> None
     with pytest.raises(NotFoundError):
         await queues.get("sales")
     await queues.add("help", number="500")
+
+
+async def test_what_a_queue_overflows_or_exits_to_cannot_be_removed_under_it(db: Database) -> None:
+    await ExtensionService(db=db).add("101", name="A", password="secret-pass-1")
+    await IvrService(db=db).add(IvrMenu(name="main", number="800"))
+    await QueueService(db=db).add(
+        "sales", number="500", overflow="ivr:main", exit_key="1", exit_destination="extension:101"
+    )
+    with pytest.raises(ConflictError, match="queue sales"):
+        await IvrService(db=db).delete("main")
+    with pytest.raises(ConflictError, match=r"queue sales \(exit key\)"):
+        await ExtensionService(db=db).remove("101")
+    await QueueService(db=db).delete("sales")
+    await IvrService(db=db).delete("main")
+    await ExtensionService(db=db).remove("101")

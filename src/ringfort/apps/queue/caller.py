@@ -226,12 +226,20 @@ class _Visit:
             return False
         self.centre.answered(self.waiter, answered_by, result.uniqueid or "", rang)
         talk_started = self.clock()
+        target: str | None = None
         try:
-            await call.wait_gone()
+            target = await call.wait_bridge_end()
         finally:
             self.centre.completed(
-                self.waiter, answered_by, call.ended_by, self.clock() - talk_started
+                self.waiter,
+                answered_by,
+                call.ended_by,
+                self.clock() - talk_started,
+                transferred_to=target,
             )
+        if target is not None:
+            # The agent handed the caller on: they go there as if they had dialled it.
+            await call.transfer(target)
         return True
 
     def caller_left(self) -> None:

@@ -389,22 +389,31 @@ class CallCentre:
         self.dispatch()
 
     def completed(
-        self, waiter: Waiter, agent_number: str, by: HangupBy | None, talk: float
+        self,
+        waiter: Waiter,
+        agent_number: str,
+        by: HangupBy | None,
+        talk: float,
+        *,
+        transferred_to: str | None = None,
     ) -> None:
-        """The caller's conversation with the agent is over: log who ended it, start wrap-up."""
+        """The caller's conversation with the agent is over: log who ended it (or where the
+        agent transferred the caller), start wrap-up."""
         queue = self._queues.get(waiter.queue)
-        # A hang-up by the system (a dead line) is not the caller's doing: it counts as
-        # the agent's side, as in Asterisk.
-        event = events.COMPLETECALLER if by is HangupBy.CALLER else events.COMPLETEAGENT
-        self._log(
-            waiter.call.uniqueid,
-            waiter.queue,
-            agent_number,
-            event,
-            _seconds(waiter.held),
-            _seconds(talk),
-            str(waiter.position),
-        )
+        held, talked, position = _seconds(waiter.held), _seconds(talk), str(waiter.position)
+        if transferred_to is not None:
+            # The talk time is the agent's with this caller; what follows is someone else's.
+            self._log(
+                waiter.call.uniqueid, waiter.queue, agent_number, events.BLINDTRANSFER,
+                transferred_to, TRANSFER_CONTEXT, held, talked, position,
+            )  # fmt: skip
+        else:
+            # A hang-up by the system (a dead line) is not the caller's doing: it counts as
+            # the agent's side, as in Asterisk.
+            event = events.COMPLETECALLER if by is HangupBy.CALLER else events.COMPLETEAGENT
+            self._log(
+                waiter.call.uniqueid, waiter.queue, agent_number, event, held, talked, position
+            )
         agent = self._agents.get(agent_number)
         if agent is None:
             return
@@ -668,6 +677,10 @@ class CallCentre:
 
     def _log(self, callid: str, queue: str, agent: str, event: str, *data: str) -> None:
         self._bus.publish(QueueLogged(self._wall(), callid, queue, agent, event, tuple(data)))
+
+
+TRANSFER_CONTEXT = "default"
+"""The dial-plan context of a transfer as Asterisk logs it; Ringfort has one number plan."""
 
 
 def _seconds(value: float) -> str:

@@ -1,0 +1,94 @@
+"""An agent transfers a queue caller (SIP REFER, RFC 3515) with real SIPp phones.
+
+Queue ``help`` (number 510) has one agent, 4411, a SIPp phone that answers, talks
+for a second and REFERs the call to extension 4412 (a SIPp phone that answers).
+The caller (SIPp, 4511) talks on with 4412 and hangs up. The queue log must say
+BLINDTRANSFER to 4412 with the agent's talk time, the call records show both
+conversations, and the reports count the call as answered and transferred.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+from callkit import CallServer, call_server, finish, start_callee, start_caller, the_cdr
+from harness import ServerFactory
+from peers import RingfortServer, Sipp, wait_until
+
+pytestmark = pytest.mark.peers
+
+AGENT, TARGET, CALLER = "4411", "4412", "4511"
+
+
+def queue_log(server: RingfortServer) -> list[tuple[str, str, tuple[str, ...]]]:
+    with sqlite3.connect(f"file:{server.data_dir / 'ringfort.db'}?mode=ro", uri=True) as db:
+        rows = db.execute(
+            "SELECT agent, event, data1, data2, data3, data4, data5 FROM queue_log ORDER BY id"
+        ).fetchall()
+    return [(r[0], r[1], tuple(d for d in r[2:] if d != "")) for r in rows]
+
+
+@pytest.fixture
+def helpdesk(ringfort_factory: ServerFactory) -> CallServer:
+    setup = call_server(
+        ringfort_factory, [AGENT, TARGET, CALLER], name="transfer", size=40,
+        media__rtp_timeout="0",
+    )  # fmt: skip
+    cli = setup.server.cli
+    cli("queue", "add", "help", "--number", "510", "--ring-timeout", "10", "--wrapup", "0")
+    cli("agent", "add", "--number", "11", "--name", "Gleb", "--pin", "1111")
+    cli("queue", "add-agent", "help", "--agent", "11", "--phone", AGENT)
+    return setup
+
+
+def test_an_agent_transfers_the_caller_to_another_extension(
+    helpdesk: CallServer, sipp: Sipp
+) -> None:
+    server = helpdesk.server
+    agent = start_callee(
+        sipp, server, AGENT, "uas_answer_then_refer.xml", keys={"target": TARGET}, time_limit=40
+    )
+    target = start_callee(sipp, server, TARGET, "uas_answer.xml", time_limit=40)
+    caller = start_caller(
+        sipp, server, CALLER, "510", "call_hangup.xml", talk_ms=6000, time_limit=40
+    )
+    try:
+        _, (agent_result, _) = finish(caller, agent, target)
+    except AssertionError as failure:
+        pytest.fail(f"{failure}\n{server.log(80)}")
+    notify = [m for m in agent_result.messages if m.first_line.startswith("NOTIFY ")]
+    assert notify, agent_result.describe()
+    assert notify[0].header("Event") == ["refer"]
+    assert "SIP/2.0 200 OK" in notify[0].text
+
+    wait_until(
+        lambda: any(event == "BLINDTRANSFER" for _, event, _ in queue_log(server)),
+        timeout=5,
+        what="the transfer in the queue log",
+    )
+    rows = queue_log(server)
+    assert [(a, e) for a, e, _ in rows if e != "ADDMEMBER"] == [
+        ("NONE", "ENTERQUEUE"),
+        ("11", "CONNECT"),
+        ("11", "BLINDTRANSFER"),
+    ], rows
+    transfer = next(data for _, e, data in rows if e == "BLINDTRANSFER")
+    assert transfer[:2] == (TARGET, "default")
+    assert 0 <= int(transfer[2]) <= 2  # the caller's wait
+    assert 1 <= int(transfer[3]) <= 2  # the agent talked about a second before transferring
+
+    # Both conversations have their records: the agent's ended by the transfer, then 4412's.
+    to_agent = the_cdr(server, CALLER, AGENT)
+    to_target = the_cdr(server, CALLER, TARGET)
+    assert (to_agent["disposition"], to_agent["hangup_by"]) == ("ANSWERED", "callee")
+    assert (to_target["disposition"], to_target["hangup_by"]) == ("ANSWERED", "caller")
+    assert 2 <= int(to_target["billsec"]) <= 6
+
+    answered = json.loads(
+        server.cli("report", "answered", "--tz", "UTC", "--format", "json").stdout
+    )["rows"]
+    assert [(r["agent"], r["caller"], r["ended_by"]) for r in answered] == [
+        ("11", CALLER, "transfer")
+    ]
