@@ -4,9 +4,11 @@ Starts its own ``ringfort serve`` (pinned to one core with ``taskset``) with a q
 on number 600 (``leastrecent``, no wrap-up, position announced after 5 s and every
 15 s, a periodic prompt every 20 s) and ``--agents`` extensions, each a SIPp UAS
 registered from its own port and logged in to the queue. An agent's phone answers at
-once, talks ``--talk-ms`` and hangs up. This process is the callers, on the other
-core: it keeps ``--callers`` calls in the queue for ``--duration`` seconds (a new
-call for each one that ends), each sending G.711 silence as a phone does.
+once, talks (``--talk-ms`` on average, each agent its own length; ``--same-talk``
+for all the same, so that calls end in bursts) and hangs up. This process is the
+callers, on the other core: it keeps ``--callers`` calls in the queue for
+``--duration`` seconds (a new call for each one that ends), each sending G.711
+silence as a phone does.
 
 It prints the server's CPU over the run, the calls the agents answered, and the time
 from an agent hanging up (its BYE leaving the phone) to the next call ringing it
@@ -28,9 +30,11 @@ import shutil
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
-from media_load import Endpoint, OutgoingCall, Phones, Totals
+from ivr_load import MenuCallers
+from media_load import OutgoingCall, Phones
 from server_under_test import (
     CpuMeter,
     Party,
@@ -41,7 +45,6 @@ from server_under_test import (
     call_server,
     install_stop_signals,
     percentile,
-    server_status,
     tool_path,
     wait_for_idle,
 )
@@ -55,29 +58,8 @@ _ENTRY = re.compile(
     r"(?P<first>[^\n]*)",
     re.MULTILINE,
 )
-_EPOCH = re.compile(r"(\d{9,}\.\d+)")
-
-
-class QuietEndpoint(Endpoint):
-    """A caller's media socket: sends silence, counts what arrives (music, prompts, agent)."""
-
-    def datagram_received(self, data: bytes, addr: tuple[str, int]) -> None:  # type: ignore[override]
-        self.received += 1
-
-
-class Callers(Phones):
-    """The media benchmark's caller dialling the queue."""
-
-    async def endpoint(self, totals: Totals) -> Endpoint:
-        created = QuietEndpoint(
-            totals=totals, late_ns=self.late_ns,
-            payload_size=self.payload_size, ptime_ms=self.ptime_ms,
-        )  # fmt: skip
-        await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: created, local_addr=("127.0.0.1", 0)
-        )
-        self.pacer.add(created)
-        return created
+_STAMP = re.compile(r"(\d{4}-\d{2}-\d{2})[ \t](\d{2}:\d{2}:\d{2}\.\d+)")
+"""SIPp's message log stamps each message with its local date and time, microseconds."""
 
 
 def free_to_ring_ms(message_log: Path) -> list[float]:
@@ -87,10 +69,10 @@ def free_to_ring_ms(message_log: Path) -> list[float]:
     gaps: list[float] = []
     freed: float | None = None
     for entry in _ENTRY.finditer(message_log.read_text(errors="replace")):
-        found = _EPOCH.findall(entry["stamp"])
-        if not found:
+        found = _STAMP.search(entry["stamp"])
+        if found is None:
             continue
-        at = float(found[-1])
+        at = datetime.fromisoformat(f"{found[1]}T{found[2]}").timestamp()
         first = entry["first"].strip()
         if entry["direction"] == "sent" and first.startswith("BYE "):
             # A retransmitted BYE does not free the agent again.
@@ -120,14 +102,13 @@ def answered_calls(agent: SippCallee) -> int:
 async def keep_callers(phones: Phones, callers: int, seconds: float, setup_rate: float) -> int:
     """Keep ``callers`` calls in the queue for ``seconds``; the number of calls placed."""
     loop = asyncio.get_running_loop()
-    live: set[OutgoingCall] = set()
+    live: list[OutgoingCall] = []
     placed = 0
     stop_at = loop.time() + seconds
     while loop.time() < stop_at:
-        for call in [c for c in live if c.ended.done()]:
-            live.discard(call)
+        live = [call for call in live if not call.ended.done()]
         while len(live) < callers and loop.time() < stop_at:
-            live.add(await phones.place_call())
+            live.append(await phones.place_call())
             placed += 1
             await asyncio.sleep(1.0 / setup_rate)
         await asyncio.sleep(0.05)
@@ -150,8 +131,15 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--callers", type=int, default=100, help="calls kept in the queue")
     parser.add_argument("--agents", type=int, default=20, help="SIPp agents logged in")
-    parser.add_argument("--talk-ms", type=int, default=3000, help="each agent's talk time")
+    parser.add_argument(
+        "--talk-ms", type=int, default=3000, help="agents' average talk time (spread +-40 %%)"
+    )
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of load")
+    parser.add_argument(
+        "--same-talk",
+        action="store_true",
+        help="every agent talks exactly --talk-ms: their calls end in bursts (the worst case)",
+    )
     parser.add_argument("--setup-rate", type=float, default=50.0, help="calls placed per second")
     parser.add_argument("--strategy", default="leastrecent", help="the queue's strategy")
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the server")
@@ -217,14 +205,24 @@ def main(argv: list[str] | None = None) -> int:
             f"ringfort pid {server.pid} on CPU {options.server_cpu}; queue on {QUEUE_NUMBER},"
             f" {options.agents} agents talking {options.talk_ms} ms, {options.callers} callers"
         )
-        for agent in agents:
+        for index, agent in enumerate(agents):
             agent.register()
-            agent.start(options.duration + 60, "-d", str(options.talk_ms))
+            # Talk times spread over +-40 % (the same each run): agents whose calls all
+            # ended in the same millisecond would measure a burst, not a centre.
+            spread = (
+                1.0
+                if options.same_talk
+                else 0.6 + 0.8 * ((index * 7) % len(agents)) / max(1, len(agents) - 1)
+            )
+            agent.start(options.duration + 60, "-d", str(round(options.talk_ms * spread)))
         assert server.pid is not None
         meter = CpuMeter([server.pid])
         meter.start()
         started = time.monotonic()
-        phones = Callers(server=server.sip_target, ptime_ms=20, late_ms=60.0, dialled=QUEUE_NUMBER)
+        # The menu bench's callers: they send silence and count what they hear.
+        phones = MenuCallers(
+            server=server.sip_target, ptime_ms=20, late_ms=60.0, dialled=QUEUE_NUMBER
+        )
 
         async def run() -> int:
             await phones.open()
@@ -238,14 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         placed = asyncio.run(run())
         elapsed = time.monotonic() - started
         cpu = meter.percent()
-        status = server_status(server)
         for agent in agents:
             agent.stop()
         left, _ = wait_for_idle(server, timeout=10.0)
         gaps = [gap for agent in agents for gap in free_to_ring_ms(agent.message_log)]
         answered = sum(answered_calls(agent) for agent in agents)
         print(f"\n{elapsed:.0f} s: {placed} calls placed, {answered} answered by agents")
-        print(f"server CPU {cpu:.0f} % of one core (calls at the end: {status.get('calls')})")
+        print(f"server CPU {cpu:.0f} % of one core")
         median, p95 = percentile(gaps, 50), percentile(gaps, 95)
         if median is None or p95 is None:
             print("no agent was rung again after hanging up: nothing to measure")

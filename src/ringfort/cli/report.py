@@ -48,6 +48,9 @@ To = Annotated[
         show_default=False,
     ),
 ]
+QueueFilter = Annotated[
+    str | None, typer.Option("--queue", metavar="NAME", help="Only this queue.")
+]
 Tz = Annotated[
     str | None,
     typer.Option(
@@ -113,9 +116,7 @@ def _report_command(name: str) -> None:
         ctx: typer.Context,
         start: From = None,
         end: To = None,
-        queue: Annotated[
-            str | None, typer.Option("--queue", metavar="NAME", help="Only this queue.")
-        ] = None,
+        queue: QueueFilter = None,
         agent: Annotated[
             str | None, typer.Option("--agent", metavar="NUMBER", help="Only this agent.")
         ] = None,
@@ -172,9 +173,7 @@ def queue_log(
     ctx: typer.Context,
     start: From = None,
     end: To = None,
-    queue: Annotated[
-        str | None, typer.Option("--queue", metavar="NAME", help="Only this queue.")
-    ] = None,
+    queue: QueueFilter = None,
     tz: Tz = None,
     everything: Annotated[
         bool, typer.Option("--all", help="The whole log, whatever --from and --to say.")

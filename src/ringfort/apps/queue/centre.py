@@ -451,10 +451,18 @@ class CallCentre:
         ]
         if not waiting:
             return
+        # Nothing to do while every agent is busy: the common state of a full queue, and
+        # dispatch runs on every change, so it must cost nothing then.
+        if not any(self._free(agent, now) for agent in self._agents.values()):
+            return
         waiting.sort(key=lambda waiter: (-waiter.priority, waiter.joined))
+        # Each queue's members are looked at once per dispatch, not once per caller.
+        candidates_of: dict[str, list[Candidate]] = {}
         for waiter in waiting:
             queue = self._queues[waiter.queue]
-            candidates = self._candidates(queue, now)
+            candidates = candidates_of.get(waiter.queue)
+            if candidates is None:
+                candidates = candidates_of[waiter.queue] = self._candidates(queue, now)
             if not any(candidate.free for candidate in candidates):
                 continue
             chosen = choose(
@@ -472,6 +480,12 @@ class CallCentre:
                 agent.ringing_for = waiter
                 self._update_state(agent)
             waiter.offer.set_result(chosen)
+            # Whoever rings now is not free for the next caller, in any of their queues.
+            taken = set(chosen)
+            for name, listed in candidates_of.items():
+                candidates_of[name] = [
+                    dataclasses.replace(c, free=False) if c.member in taken else c for c in listed
+                ]
 
     def _candidates(self, queue: _Queue, now: float) -> list[Candidate]:
         found = []
