@@ -128,7 +128,10 @@ class Applications:
             if config is None:
                 log.warning("call %s: queue %r is gone", call.uniqueid, destination)
                 return None
-            after = await run_queue(call, config, self._centre, self._prompts, language)
+            after = await run_queue(
+                call, config, self._centre, self._prompts, language,
+                priority=destination.priority,
+            )  # fmt: skip
             return None if after is None else (after, language)
         feature = split_feature(destination.target) if kind is DestinationKind.FEATURE else None
         if feature is not None and self._queues is not None and self._centre is not None:

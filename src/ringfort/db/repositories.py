@@ -379,17 +379,17 @@ class NumberPlanRepository:
         by_option = (
             select(IvrMenu.name, IvrMenu.number)
             .join(IvrOption)
-            .where(IvrOption.destination == destination)
+            .where(_leads_to(IvrOption.destination, destination))
         )
         by_menu = select(IvrMenu.name, IvrMenu.number).where(
-            (IvrMenu.timeout_destination == destination)
-            | (IvrMenu.invalid_destination == destination)
+            _leads_to(IvrMenu.timeout_destination, destination)
+            | _leads_to(IvrMenu.invalid_destination, destination)
         )
         by_condition = (
             select(TimeCondition.name, TimeCondition.number)
             .where(
-                (TimeCondition.match_destination == destination)
-                | (TimeCondition.nomatch_destination == destination)
+                _leads_to(TimeCondition.match_destination, destination)
+                | _leads_to(TimeCondition.nomatch_destination, destination)
             )
             .order_by(TimeCondition.name)
         )
@@ -399,7 +399,10 @@ class NumberPlanRepository:
         found += [PlanEntry(PLAN_TIME_CONDITION, name, number) for name, number in conditions]
         by_queue = (
             select(Queue.name, Queue.number)
-            .where((Queue.overflow == destination) | (Queue.exit_destination == destination))
+            .where(
+                _leads_to(Queue.overflow, destination)
+                | _leads_to(Queue.exit_destination, destination)
+            )
             .order_by(Queue.name)
         )
         found += [
@@ -407,3 +410,8 @@ class NumberPlanRepository:
             for name, number in await self._session.execute(by_queue)
         ]
         return found
+
+
+def _leads_to(column: Any, destination: str) -> Any:
+    """``column`` holds ``destination``, with or without options (``queue:sales;priority=5``)."""
+    return (column == destination) | column.startswith(destination + ";", autoescape=True)

@@ -2,7 +2,8 @@
 
 A destination is written ``kind:target`` (``extension:101``, ``ivr:main``,
 ``timecond:office``, ``queue:support``) or just ``hangup``; that text form is what configuration,
-the database and the command line carry.
+the database and the command line carry. A queue may carry the priority its callers get
+(``queue:support;priority=5``): they wait ahead of callers with a lower one.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import re
 from dataclasses import dataclass
 
 __all__ = [
+    "MAX_PRIORITY",
     "NAME_PATTERN",
     "NUMBER_PATTERN",
     "PLANNED_KINDS",
@@ -26,6 +28,8 @@ NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 starting with ``-`` or ``_``."""
 NUMBER_PATTERN = re.compile(r"[0-9]{1,20}")
 """Numbers callers dial: 1 to 20 digits."""
+MAX_PRIORITY = 100
+"""The highest caller priority a queue destination may give."""
 
 PLANNED_KINDS = ("voicemail", "external")
 """Kinds that will exist; parsing them says so rather than calling them unknown."""
@@ -75,6 +79,8 @@ class Destination:
     kind: DestinationKind
     target: str = ""
     """An extension number or a name; empty for ``hangup``."""
+    priority: int = 0
+    """For a queue: callers sent this way wait ahead of those with a lower priority."""
 
     @classmethod
     def parse(cls, text: str) -> Destination:
@@ -110,6 +116,11 @@ class Destination:
             return cls(kind)
         if not colon or not target:
             raise ValueError(f"{text!r}: {kind.value} needs {_what(kind)}, e.g. {_EXAMPLES[kind]}")
+        priority = 0
+        if kind is DestinationKind.QUEUE and ";" in target:
+            target, _, option = target.partition(";")
+            priority = _priority(text, option.strip())
+            target = target.strip()
         if kind is DestinationKind.EXTENSION:
             if not is_number(target):
                 raise ValueError(
@@ -122,12 +133,26 @@ class Destination:
                 f"{text!r}: {target!r} is not {_what(kind)}{hint}; use 1 to 64 of a-z, 0-9,"
                 f" '-' and '_', e.g. {_EXAMPLES[kind]}"
             )
-        return cls(kind, target)
+        return cls(kind, target, priority)
 
     def __str__(self) -> str:
         if self.kind is DestinationKind.HANGUP:
             return self.kind.value
+        if self.priority:
+            return f"{self.kind.value}:{self.target};priority={self.priority}"
         return f"{self.kind.value}:{self.target}"
+
+
+def _priority(text: str, option: str) -> int:
+    name, equals, value = option.partition("=")
+    if name.strip().lower() != "priority" or not equals or not value.strip().isdigit():
+        raise ValueError(
+            f"{text!r}: a queue destination takes only a priority, e.g. queue:support;priority=5"
+        )
+    priority = int(value)
+    if priority > MAX_PRIORITY:
+        raise ValueError(f"{text!r}: priority is 0 to {MAX_PRIORITY}")
+    return priority
 
 
 _WHAT = {

@@ -103,10 +103,10 @@ class Scene:
         self.media, self.driver = Media(), Driver()
         self.control = CallControl(a_call(), self.driver, self.media, music=Music())  # type: ignore[arg-type]
 
-    async def run(self) -> asyncio.Task[Destination | None]:
+    async def run(self, priority: int = 0) -> asyncio.Task[Destination | None]:
         await self.rig.start()
         task = asyncio.create_task(
-            run_queue(self.control, self.config, self.rig.centre, PROMPTS, "en")
+            run_queue(self.control, self.config, self.rig.centre, PROMPTS, "en", priority=priority)
         )
         await asyncio.sleep(0.01)
         return task
@@ -247,3 +247,12 @@ async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer()
     assert transfer[2][4] == "1"  # original position
     # The agent is free again (no wrap-up here), as after any other call.
     assert [e for _, e, _ in scene.rig.events()] == ["ENTERQUEUE", "CONNECT", "BLINDTRANSFER"]
+
+
+async def test_the_priority_the_destination_gives_goes_with_the_caller() -> None:
+    scene = Scene(config())
+    task = await scene.run(priority=7)
+    (sales,) = scene.rig.centre.snapshot()["queues"]
+    assert [w["priority"] for w in sales["waiting"]] == [7]
+    scene.control.ended(HangupBy.CALLER)
+    assert await asyncio.wait_for(task, 1) is None

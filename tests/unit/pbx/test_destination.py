@@ -21,6 +21,13 @@ from ringfort.pbx.destination import Destination, DestinationKind, is_name, is_n
         ("hangup:", Destination(DestinationKind.HANGUP), "hangup"),
         (" IVR : sales_2 ", Destination(DestinationKind.IVR, "sales_2"), "ivr:sales_2"),
         ("Extension:0", Destination(DestinationKind.EXTENSION, "0"), "extension:0"),
+        ("queue:support", Destination(DestinationKind.QUEUE, "support"), "queue:support"),
+        (
+            "queue:support ; Priority=5",
+            Destination(DestinationKind.QUEUE, "support", 5),
+            "queue:support;priority=5",
+        ),
+        ("queue:vip;priority=0", Destination(DestinationKind.QUEUE, "vip"), "queue:vip"),
     ],
 )
 def test_destinations_parse_and_write_back_in_one_form(
@@ -51,6 +58,10 @@ def test_destinations_parse_and_write_back_in_one_form(
         ("ivr:" + "a" * 65, "not a menu name"),
         ("timecond:office hours", "not a time-condition name"),
         ("hangup:now", "'hangup' takes no target"),
+        ("queue:sales;priority=101", "priority is 0 to 100"),
+        ("queue:sales;priority=-1", "takes only a priority"),
+        ("queue:sales;music=jazz", "takes only a priority, e.g. queue:support;priority=5"),
+        ("ivr:main;priority=5", "not a menu name"),
     ],
 )
 def test_bad_destinations_say_what_to_write_instead(text: str, says: str) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from ringfort.apps.ivr.config import IvrMenu
+from ringfort.apps.ivr.config import IvrMenu, MenuOption
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.db.models import QueueLogEntry
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
@@ -154,3 +154,13 @@ async def test_what_a_queue_overflows_or_exits_to_cannot_be_removed_under_it(db:
     await QueueService(db=db).delete("sales")
     await IvrService(db=db).delete("main")
     await ExtensionService(db=db).remove("101")
+
+
+async def test_a_queue_reached_with_a_priority_is_still_in_use(db: Database) -> None:
+    await QueueService(db=db).add("sales", number="500")
+    vip = Destination.parse("queue:sales;priority=5")
+    await IvrService(db=db).add(IvrMenu(name="main", number="800", options=(MenuOption("1", vip),)))
+    stored = await IvrService(db=db).get("main")
+    assert stored.options[0].destination == vip
+    with pytest.raises(ConflictError, match="menu main"):
+        await QueueService(db=db).delete("sales")

@@ -39,9 +39,13 @@ async def run_queue(
     prompts: PromptLibrary,
     language: str,
     *,
+    priority: int = 0,
     clock: Callable[[], float] | None = None,
 ) -> Destination | None:
     """Keep ``call`` in ``config``'s line until an agent has talked to it or it must go on.
+
+    ``priority`` puts the caller ahead of those waiting with a lower one (the
+    destination that sent them here says it: ``queue:sales;priority=5``).
 
     Returns where the caller goes next (the overflow or exit destination), or None
     when the call is over (talked to an agent, or hung up).
@@ -52,7 +56,7 @@ async def run_queue(
         centre.refuse(config, call, why)
         return config.overflow
     await call.answer()
-    waiter = centre.join(config, call)
+    waiter = centre.join(config, call, priority=priority)
     log.info(
         "call %s from %s: waiting in queue %s at %d",
         call.uniqueid,

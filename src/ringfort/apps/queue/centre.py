@@ -549,6 +549,7 @@ class CallCentre:
                             "caller": waiter.call.caller,
                             "position": index + 1,
                             "wait": round(now - waiter.joined, 1),
+                            "priority": waiter.priority,
                             "ringing": list(waiter.ringing),
                         }
                         for index, waiter in enumerate(queue.waiting)
