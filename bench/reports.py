@@ -163,6 +163,8 @@ async def time_reports(db: Database) -> None:
         ("answered --queue sales", "answered", {"queue": "sales"}),
         ("answered --agent", "answered", {"agent": some_agent}),
         ("answered --caller", "answered", {"caller": "2500000"}),
+        ("answered --limit 1000", "answered", {"limit": 1000}),
+        ("answered --limit 1000 --offset", "answered", {"limit": 1000, "offset": 100_000}),
     ]
     for label, name, filters in cases:
         timings = []

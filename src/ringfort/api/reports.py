@@ -10,7 +10,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from ringfort.errors import ValidationError
 from ringfort.reports.catalogue import REPORTS, check_by, parse_period, parse_zone, run_report
 from ringfort.reports.export import export_lines
-from ringfort.reports.model import ReportQuery
+from ringfort.reports.model import MAX_LIMIT, ReportQuery
 from ringfort.reports.render import to_csv
 from ringfort.services.database import Database
 
@@ -68,6 +68,11 @@ def report_routes(db: Database) -> APIRouter:
             Query(ge=1, le=3600, description="service-level: the target wait in seconds."),
         ] = None,
         format: Annotated[str, Query(pattern="^(json|csv)$")] = "json",
+        limit: Annotated[
+            int | None,
+            Query(ge=1, le=MAX_LIMIT, description="answered, lost, sessions: a page of rows."),
+        ] = None,
+        offset: Annotated[int, Query(ge=0, description="Rows skipped before the page.")] = 0,
     ) -> dict[str, Any] | Response:
         """One report for a period, as JSON (columns, rows, summary) or CSV."""
         if name not in REPORTS:
@@ -77,7 +82,7 @@ def report_routes(db: Database) -> APIRouter:
             first, last = parse_period(start, end, zone)
             query = ReportQuery(
                 start=first, end=last, queue=queue, agent=agent, caller=caller, zone=zone,
-                service_level=service_level, by=check_by(by),
+                service_level=service_level, by=check_by(by), limit=limit, offset=offset,
             )  # fmt: skip
         except ValidationError as error:
             raise _bad_request(error) from None

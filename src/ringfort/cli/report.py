@@ -72,13 +72,15 @@ def _query(
     caller: str | None,
     service_level: int | None,
     by: str,
+    limit: int | None = None,
+    offset: int = 0,
 ) -> ReportQuery:
     try:
         zone = parse_zone(tz)
         first, last = parse_period(start, end, zone)
         return ReportQuery(
             start=first, end=last, queue=queue, agent=agent, caller=caller, zone=zone,
-            service_level=service_level, by=check_by(by),
+            service_level=service_level, by=check_by(by), limit=limit, offset=offset,
         )  # fmt: skip
     except ValidationError as error:
         raise fail(str(error)) from None
@@ -149,10 +151,23 @@ def _report_command(name: str) -> None:
             str,
             typer.Option("--format", metavar="FORMAT", help="table, csv or json."),
         ] = "table",
+        limit: Annotated[
+            int | None,
+            typer.Option(
+                "--limit",
+                metavar="N",
+                min=1,
+                help="answered, lost, sessions: at most N rows (the summary covers all).",
+                show_default=False,
+            ),
+        ] = None,
+        offset: Annotated[
+            int, typer.Option("--offset", metavar="N", min=0, help="Rows to skip first.")
+        ] = 0,
     ) -> None:
         if output_format not in FORMATS:
             raise fail(f"--format must be one of {', '.join(FORMATS)}, got {output_format!r}")
-        query = _query(start, end, tz, queue, agent, caller, service_level, by)
+        query = _query(start, end, tz, queue, agent, caller, service_level, by, limit, offset)
         settings = state_of(ctx).settings()
 
         async def action(db: Database) -> Report:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, case, func, select
+from sqlalchemy import ColumnElement, Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.db.expressions import seconds_of
@@ -109,10 +109,9 @@ async def answered_report(session: AsyncSession, query: ReportQuery) -> Report:
             "recording": row.recording or "",
             "callid": row.callid,
         }
-        for row in await session.execute(statement)
+        for row in await session.execute(_page(statement, query))
     ]
-    waits = [row["wait"] for row in rows]
-    talks = [row["talk"] for row in rows]
+    summary = await _spreads(session, stay, stay.c.answered == 1, "answered", "wait", "talk")
     return Report(
         name="answered",
         title="Answered calls",
@@ -132,11 +131,7 @@ async def answered_report(session: AsyncSession, query: ReportQuery) -> Report:
         ),
         rows=rows,
         summary_columns=_spread_columns("answered", "wait", "talk"),
-        summary={
-            "answered": len(rows),
-            **_spread("wait", waits),
-            **_spread("talk", talks),
-        },
+        summary=summary,
     )
 
 
@@ -167,8 +162,9 @@ async def lost_report(session: AsyncSession, query: ReportQuery) -> Report:
             "reason": row.reason,
             "callid": row.callid,
         }
-        for row in await session.execute(statement)
+        for row in await session.execute(_page(statement, query))
     ]
+    summary = await _spreads(session, stay, stay.c.answered == 0, "lost", "wait")
     return Report(
         name="lost",
         title="Lost calls",
@@ -184,7 +180,7 @@ async def lost_report(session: AsyncSession, query: ReportQuery) -> Report:
         ),
         rows=rows,
         summary_columns=_spread_columns("lost", "wait"),
-        summary={"lost": len(rows), **_spread("wait", [row["wait"] for row in rows])},
+        summary=summary,
     )
 
 
@@ -200,13 +196,38 @@ def _spread_columns(count: str, *names: str) -> tuple[Column, ...]:
     return tuple(columns)
 
 
-def _spread(name: str, values: list[int]) -> dict[str, int]:
-    return {
-        f"{name}_total": sum(values),
-        f"{name}_average": _average(sum(values), len(values)),
-        f"{name}_min": min(values, default=0),
-        f"{name}_max": max(values, default=0),
-    }
+def _page(statement: Select[Any], query: ReportQuery) -> Select[Any]:
+    """The query's page of a listing (all of it without a limit)."""
+    if query.limit is None:
+        return statement.offset(query.offset) if query.offset else statement
+    return statement.limit(query.limit).offset(query.offset)
+
+
+async def _spreads(
+    session: AsyncSession,
+    stay: Subquery,
+    which: ColumnElement[bool],
+    count: str,
+    *names: str,
+) -> dict[str, int]:
+    """Count, and total/average/min/max of each of ``names``, over the rows ``which`` picks:
+    the summary of a whole listing, whatever page of it is shown."""
+    columns: list[Any] = [func.count()]
+    for name in names:
+        value = stay.c[name]
+        columns += [func.coalesce(func.sum(value), 0), func.min(value), func.max(value)]
+    row = (await session.execute(select(*columns).where(which))).one()
+    total = int(row[0])
+    summary = {count: total}
+    for index, name in enumerate(names):
+        summed, low, high = row[1 + 3 * index : 4 + 3 * index]
+        summary |= {
+            f"{name}_total": int(summed),
+            f"{name}_average": _average(int(summed), total),
+            f"{name}_min": int(low or 0),
+            f"{name}_max": int(high or 0),
+        }
+    return summary
 
 
 def _ended(row: Any, answered: int) -> dict[str, Any]:

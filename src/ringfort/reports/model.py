@@ -27,6 +27,9 @@ DEFAULT_SERVICE_LEVEL = 20
 """Seconds a call may wait and still count as answered in time, when no queue says otherwise
 (the common 80/20 target)."""
 
+MAX_LIMIT = 100_000
+"""The largest page a list report gives at once."""
+
 MAX_PERIOD = timedelta(days=3 * 366)
 """A longer period is almost surely a typing mistake, and would read the whole log."""
 
@@ -80,6 +83,11 @@ class ReportQuery:
     by: str = "day"
     """For the distribution report: ``hour``, ``hour-of-day``, ``day``, ``weekday`` or
     ``month``."""
+    limit: int | None = None
+    """For the reports that list calls or intervals: at most this many rows (a page); the
+    summary still covers the whole period."""
+    offset: int = 0
+    """Rows skipped before the page."""
 
     def __post_init__(self) -> None:
         for name in ("start", "end"):
@@ -90,6 +98,10 @@ class ReportQuery:
             raise ValidationError("the period must end after it starts", field="end")
         if self.end - self.start > MAX_PERIOD:
             raise ValidationError("the period may be at most three years", field="end")
+        if self.limit is not None and not 1 <= self.limit <= MAX_LIMIT:
+            raise ValidationError(f"limit must be 1 to {MAX_LIMIT}", field="limit")
+        if self.offset < 0:
+            raise ValidationError("offset must not be negative", field="offset")
         if self.service_level is not None and not 1 <= self.service_level <= 3600:
             raise ValidationError("service level must be 1 to 3600 seconds", field="service_level")
 
@@ -106,6 +118,8 @@ class ReportQuery:
             "agent": self.agent,
             "caller": self.caller,
             "timezone": str(self.zone),
+            "limit": self.limit,
+            "offset": self.offset,
         }
 
 

@@ -129,6 +129,11 @@ async def agent_intervals(
     return sorted([*logins, *pauses], key=lambda i: (i.start, i.agent, i.queue, i.state))
 
 
+def _paged(intervals: list[Interval], query: ReportQuery) -> list[Interval]:
+    end = None if query.limit is None else query.offset + query.limit
+    return intervals[query.offset : end]
+
+
 async def _names(session: AsyncSession, numbers: set[str]) -> dict[str, str]:
     if not numbers:
         return {}
@@ -146,6 +151,7 @@ async def sessions_report(
     """
     intervals = await agent_intervals(session, query, now)
     names = await _names(session, {i.agent for i in intervals})
+    summary = {"intervals": len(intervals)}
     rows = [
         {
             "agent": i.agent,
@@ -157,7 +163,7 @@ async def sessions_report(
             "to": None if i.open else query.local(i.end),
             "seconds": i.seconds,
         }
-        for i in intervals
+        for i in _paged(intervals, query)
     ]
     return Report(
         name="sessions",
@@ -174,6 +180,8 @@ async def sessions_report(
             Column("seconds", "TIME", Kind.SECONDS),
         ),
         rows=rows,
+        summary_columns=(Column("intervals", "INTERVALS", Kind.COUNT),),
+        summary=summary,
     )
 
 

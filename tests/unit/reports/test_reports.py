@@ -278,3 +278,17 @@ async def test_the_live_states_today_is_counted_from_the_log(centre: Database) -
     }
     morning = await QueueDirectoryService(db=centre).counts_since(at("08:00:00"))
     assert morning["sales"] == DayCounts(answered=2, answered_in_time=1, lost=2)
+
+
+async def test_a_page_of_a_listing_keeps_the_summary_of_the_whole(centre: Database) -> None:
+    page = await run_report(centre, "answered", day(limit=1, offset=1))
+    assert [r["caller"] for r in page.rows] == ["4502"]
+    assert (page.summary["answered"], page.summary["talk_total"]) == (3, 480)
+    rest = await run_report(centre, "lost", day(offset=2))
+    assert [r["caller"] for r in rest.rows] == ["4506"]
+    assert rest.summary["lost"] == 3
+    async with centre.session() as session:
+        sessions = await sessions_report(session, day(limit=2), now=NEXT_DAY)
+    assert (len(sessions.rows), sessions.summary["intervals"]) == (2, 4)
+    with pytest.raises(ValidationError, match="limit must be 1 to"):
+        day(limit=0)

@@ -100,3 +100,13 @@ async def test_the_queue_log_downloads_in_asterisks_format(client: httpx.AsyncCl
     assert all(line.split("|")[2] == "sales" for line in lines)
     everything = await client.get("/api/v1/queue-log", params={"all": "true"})
     assert len(everything.text.splitlines()) == 26
+
+
+async def test_a_listing_comes_a_page_at_a_time(client: httpx.AsyncClient) -> None:
+    response = await client.get(
+        "/api/v1/reports/answered", params={**DAY_UTC, "limit": 2, "offset": 0}
+    )
+    body = response.json()
+    assert (len(body["rows"]), body["summary"]["answered"], body["limit"]) == (2, 3, 2)
+    too_big = await client.get("/api/v1/reports/answered", params={**DAY_UTC, "limit": 10**6})
+    assert too_big.status_code == 422
