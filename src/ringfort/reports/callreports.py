@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Select, Subquery, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ringfort import queuelog as ql
 from ringfort.db.expressions import seconds_of
 from ringfort.db.models import Agent, Queue
 from ringfort.reports.calls import LOG, caller_of, recording_of, visits
@@ -579,7 +580,7 @@ async def totals_report(session: AsyncSession, query: ReportQuery) -> Report:
     )
     row = (await session.execute(statement)).one()
     conditions = [
-        LOG.c.event == "ENTERQUEUE",
+        LOG.c.event == ql.ENTERQUEUE,
         LOG.c.time >= query.start,
         LOG.c.time < query.end,
     ]

@@ -20,14 +20,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Subquery, case, func, or_, select, true
 
+from ringfort import queuelog as ql
 from ringfort.db.expressions import epoch, seconds_of
 from ringfort.db.models import Cdr, QueueLogEntry
 from ringfort.reports.model import ReportQuery
 
 __all__ = [
-    "ANSWERED",
     "LOG",
-    "LOST",
     "SLACK",
     "caller_of",
     "entry_filter",
@@ -36,18 +35,6 @@ __all__ = [
 ]
 
 LOG = QueueLogEntry.__table__
-
-# Asterisk's event names: a file format, spelled out here as the queue
-# application spells them when it writes the log.
-ENTERQUEUE = "ENTERQUEUE"
-CONNECT = "CONNECT"
-COMPLETED = ("COMPLETECALLER", "COMPLETEAGENT")
-TRANSFERRED = ("BLINDTRANSFER", "ATTENDEDTRANSFER")
-ANSWERED = COMPLETED + TRANSFERRED
-LEFT = ("ABANDON", "EXITWITHTIMEOUT", "EXITEMPTY")
-TURNED_AWAY = ("JOINEMPTY", "FULL")
-LOST = (*LEFT, "EXITWITHKEY", *TURNED_AWAY)
-OUTCOMES = ANSWERED + LOST
 
 SLACK = timedelta(days=1)
 """How long a stay in a queue (wait and talk) may last and still be found."""
@@ -65,7 +52,7 @@ def entry_filter(query: ReportQuery) -> ColumnElement[bool]:
     if query.caller is None:
         return true()
     entries = select(LOG.c.callid).where(
-        LOG.c.event == ENTERQUEUE,
+        LOG.c.event == ql.ENTERQUEUE,
         LOG.c.data2 == query.caller,
         LOG.c.time >= query.start - ENTRY_MARGIN,
         LOG.c.time < query.end + ENTRY_MARGIN,
@@ -91,31 +78,31 @@ def visits(query: ReportQuery) -> Subquery:
     event = LOG.c.event
     # JOINEMPTY and FULL have no wait: data3 is 0 or empty there, which reads as 0.
     wait = case(
-        (event.in_(COMPLETED), seconds_of(LOG.c.data1)),
-        (event == "EXITWITHKEY", seconds_of(LOG.c.data4)),
+        (event.in_(ql.COMPLETED), seconds_of(LOG.c.data1)),
+        (event == ql.EXITWITHKEY, seconds_of(LOG.c.data4)),
         else_=seconds_of(LOG.c.data3),
     )
     talk = case(
-        (event.in_(COMPLETED), seconds_of(LOG.c.data2)),
-        (event.in_(TRANSFERRED), seconds_of(LOG.c.data4)),
+        (event.in_(ql.COMPLETED), seconds_of(LOG.c.data2)),
+        (event.in_(ql.TRANSFERRED), seconds_of(LOG.c.data4)),
         else_=0,
     )
     ended_by = case(
-        (event == "COMPLETECALLER", "caller"),
-        (event == "COMPLETEAGENT", "agent"),
-        (event.in_(TRANSFERRED), "transfer"),
+        (event == ql.COMPLETECALLER, "caller"),
+        (event == ql.COMPLETEAGENT, "agent"),
+        (event.in_(ql.TRANSFERRED), "transfer"),
         else_=None,
     )
     reason = case(
-        (event == "ABANDON", "abandon"),
-        (event == "EXITWITHTIMEOUT", "timeout"),
-        (event.in_(("EXITEMPTY", "JOINEMPTY")), "empty"),
-        (event == "EXITWITHKEY", "key"),
-        (event == "FULL", "full"),
+        (event == ql.ABANDON, "abandon"),
+        (event == ql.EXITWITHTIMEOUT, "timeout"),
+        (event.in_((ql.EXITEMPTY, ql.JOINEMPTY)), "empty"),
+        (event == ql.EXITWITHKEY, "key"),
+        (event == ql.FULL, "full"),
         else_=None,
     )
     conditions: list[ColumnElement[bool]] = [
-        event.in_(OUTCOMES),
+        event.in_(ql.OUTCOMES),
         LOG.c.time >= query.start,
         LOG.c.time < query.end + SLACK,
     ]
@@ -143,8 +130,8 @@ def visits(query: ReportQuery) -> Subquery:
             wait.label("wait"),
             talk.label("talk"),
             entered.label("entered"),
-            case((event.in_(ANSWERED), 1), else_=0).label("answered"),
-            case((event.in_(TRANSFERRED), 1), else_=0).label("transferred"),
+            case((event.in_(ql.ANSWERED_OUTCOMES), 1), else_=0).label("answered"),
+            case((event.in_(ql.TRANSFERRED), 1), else_=0).label("transferred"),
             ended_by.label("ended_by"),
             reason.label("reason"),
         )
@@ -161,7 +148,7 @@ def caller_of(stay: Subquery) -> ColumnElement[Any]:
         .where(
             entry.c.callid == stay.c.callid,
             entry.c.queuename == stay.c.queue,
-            entry.c.event == ENTERQUEUE,
+            entry.c.event == ql.ENTERQUEUE,
             entry.c.id < stay.c.id,
         )
         .order_by(entry.c.id.desc())
@@ -183,7 +170,7 @@ def recording_of(stay: Subquery) -> ColumnElement[Any]:
             connect.c.callid == stay.c.callid,
             connect.c.queuename == stay.c.queue,
             connect.c.agent == stay.c.agent,
-            connect.c.event == CONNECT,
+            connect.c.event == ql.CONNECT,
             connect.c.id < stay.c.id,
             Cdr.recording.is_not(None),
         )

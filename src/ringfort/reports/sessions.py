@@ -20,15 +20,16 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from ringfort import queuelog as ql
 from ringfort.db.models import Agent
 from ringfort.reports.calls import LOG, visits
 from ringfort.reports.model import Column, Kind, Report, ReportQuery
 
 __all__ = ["activity_report", "sessions_report"]
 
-LOGINS = ("AGENTLOGIN", "ADDMEMBER")
-LOGOUTS = ("AGENTLOGOFF", "REMOVEMEMBER")
-PAUSES = ("PAUSE", "UNPAUSE")
+LOGINS = (ql.AGENTLOGIN, ql.ADDMEMBER)
+LOGOUTS = (ql.AGENTLOGOFF, ql.REMOVEMEMBER)
+PAUSES = (ql.PAUSE, ql.UNPAUSE)
 
 LOGGED_IN = "logged-in"
 PAUSED = "paused"
@@ -92,9 +93,9 @@ async def _intervals(
     cut_off = min(query.end, now)
     intervals = []
     for row in await session.execute(statement):
-        began = _aware(row.time)
-        ended = cut_off if row.next_time is None else min(_aware(row.next_time), query.end)
-        began = max(began, query.start)
+        # Both times come back aware in UTC: the lead() is typed as the column it reads.
+        began = max(row.time, query.start)
+        ended = cut_off if row.next_time is None else min(row.next_time, query.end)
         if ended <= began:
             continue
         intervals.append(
@@ -111,10 +112,6 @@ async def _intervals(
     return intervals
 
 
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 async def agent_intervals(
     session: AsyncSession, query: ReportQuery, now: datetime | None = None
 ) -> list[Interval]:
@@ -124,7 +121,7 @@ async def agent_intervals(
         session, query, starts=LOGINS, ends=LOGINS + LOGOUTS, state=LOGGED_IN, now=now
     )
     pauses = await _intervals(
-        session, query, starts=("PAUSE",), ends=LOGINS + LOGOUTS + PAUSES, state=PAUSED, now=now
+        session, query, starts=(ql.PAUSE,), ends=LOGINS + LOGOUTS + PAUSES, state=PAUSED, now=now
     )
     return sorted([*logins, *pauses], key=lambda i: (i.start, i.agent, i.queue, i.state))
 
@@ -205,7 +202,7 @@ async def activity_report(
         .group_by(stay.c.agent, stay.c.queue)
     )
     missed_conditions = [
-        LOG.c.event == "RINGNOANSWER",
+        LOG.c.event == ql.RINGNOANSWER,
         LOG.c.time >= query.start,
         *_filters(query),
     ]

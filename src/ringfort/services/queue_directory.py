@@ -18,29 +18,14 @@ from ringfort.apps.queue import events
 from ringfort.apps.queue.config import AgentInfo, DayCounts, MemberState, QueueConfig
 from ringfort.apps.queue.events import NONE, channel_of
 from ringfort.db.expressions import seconds_of
-from ringfort.db.models import (
-    PAUSE_REASON_LENGTH,
-    Agent,
-    Extension,
-    Queue,
-    QueueLogEntry,
-    QueueMember,
-)
+from ringfort.db.models import PAUSE_REASON_LENGTH, Agent, Queue, QueueLogEntry, QueueMember
+from ringfort.db.repositories import ExtensionRepository
 from ringfort.errors import NotFoundError, ValidationError
+from ringfort.queuelog import LOST_OUTCOMES
 from ringfort.services.database import Database
 from ringfort.services.queues import member_from_row, queue_from_row
 
 __all__ = ["QueueDirectoryService"]
-
-_LOST = (
-    events.ABANDON,
-    events.EXITWITHTIMEOUT,
-    events.EXITEMPTY,
-    events.EXITWITHKEY,
-    events.JOINEMPTY,
-    events.FULL,
-)
-"""The events of a caller who left without an agent, as the live state counts lost calls."""
 
 
 def _utc_now() -> datetime:
@@ -111,7 +96,7 @@ class QueueDirectoryService:
         )
         lost = (
             select(QueueLogEntry.queuename, func.count())
-            .where(QueueLogEntry.event.in_(_LOST), QueueLogEntry.time >= since)
+            .where(QueueLogEntry.event.in_(LOST_OUTCOMES), QueueLogEntry.time >= since)
             .group_by(QueueLogEntry.queuename)
         )
         counts: dict[str, DayCounts] = {}
@@ -130,11 +115,7 @@ class QueueDirectoryService:
         """
         async with self._db.session() as session:
             queue_row, agent_row = await _rows(session, queue, agent)
-            if (
-                not by_agent
-                and await session.scalar(select(Extension.id).where(Extension.number == phone))
-                is None
-            ):
+            if not by_agent and await ExtensionRepository(session=session).get(phone) is None:
                 raise NotFoundError(
                     f"there is no extension {phone} to log agent {agent} in at;"
                     " see 'ringfort extension list'"
