@@ -7,10 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
-from ringfort.errors import ValidationError
-from ringfort.reports.catalogue import REPORTS, check_by, parse_period, parse_zone, run_report
+from ringfort.reports.catalogue import REPORTS, parse_period, parse_zone, run_report, typed_query
 from ringfort.reports.export import export_lines
-from ringfort.reports.model import MAX_LIMIT, ReportQuery
+from ringfort.reports.model import MAX_LIMIT
 from ringfort.reports.render import to_csv
 from ringfort.services.database import Database
 
@@ -36,10 +35,6 @@ TzParam = Annotated[
     str | None,
     Query(description="IANA time zone of dates and of the times returned. Default: the server's."),
 ]
-
-
-def _bad_request(error: ValidationError) -> HTTPException:
-    return HTTPException(400, str(error))
 
 
 def report_routes(db: Database) -> APIRouter:
@@ -77,18 +72,14 @@ def report_routes(db: Database) -> APIRouter:
         """One report for a period, as JSON (columns, rows, summary) or CSV."""
         if name not in REPORTS:
             raise HTTPException(404, f"no report {name!r}; the reports are {', '.join(REPORTS)}")
-        try:
-            zone = parse_zone(tz)
-            first, last = parse_period(start, end, zone)
-            query = ReportQuery(
-                start=first, end=last, queue=queue, agent=agent, caller=caller, zone=zone,
-                service_level=service_level, by=check_by(by), limit=limit, offset=offset,
-            )  # fmt: skip
-        except ValidationError as error:
-            raise _bad_request(error) from None
+        # A bad period, zone or grouping is a ValidationError: the app answers it 400.
+        query = typed_query(
+            start, end, tz, queue=queue, agent=agent, caller=caller,
+            service_level=service_level, by=by, limit=limit, offset=offset,
+        )  # fmt: skip
         result = await run_report(db, name, query)
         if format == "csv":
-            filename = f"{name}-{first.date().isoformat()}.csv"
+            filename = f"{name}-{query.local(query.start).date().isoformat()}.csv"
             return PlainTextResponse(
                 to_csv(result),
                 media_type="text/csv; charset=utf-8",
@@ -107,12 +98,7 @@ def report_routes(db: Database) -> APIRouter:
         ] = False,
     ) -> StreamingResponse:
         """The queue log in Asterisk's text format, one line per event, streamed."""
-        first = last = None
-        if not everything:
-            try:
-                first, last = parse_period(start, end, parse_zone(tz))
-            except ValidationError as error:
-                raise _bad_request(error) from None
+        first, last = (None, None) if everything else parse_period(start, end, parse_zone(tz))
         return StreamingResponse(
             export_lines(db, start=first, end=last, queue=queue),
             media_type="text/plain; charset=utf-8",

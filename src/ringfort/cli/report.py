@@ -11,7 +11,13 @@ import typer
 from ringfort.cli.output import fail, print_json, print_table
 from ringfort.cli.state import run_with_database, state_of
 from ringfort.errors import ValidationError
-from ringfort.reports.catalogue import REPORTS, check_by, parse_period, parse_zone, run_report
+from ringfort.reports.catalogue import (
+    REPORTS,
+    parse_period,
+    parse_zone,
+    run_report,
+    typed_query,
+)
 from ringfort.reports.export import export_lines
 from ringfort.reports.model import Report, ReportQuery
 from ringfort.reports.render import display, table_cells, to_csv
@@ -76,11 +82,9 @@ def _query(
     offset: int = 0,
 ) -> ReportQuery:
     try:
-        zone = parse_zone(tz)
-        first, last = parse_period(start, end, zone)
-        return ReportQuery(
-            start=first, end=last, queue=queue, agent=agent, caller=caller, zone=zone,
-            service_level=service_level, by=check_by(by), limit=limit, offset=offset,
+        return typed_query(
+            start, end, tz, queue=queue, agent=agent, caller=caller,
+            service_level=service_level, by=by, limit=limit, offset=offset,
         )  # fmt: skip
     except ValidationError as error:
         raise fail(str(error)) from None

@@ -6,6 +6,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +34,7 @@ __all__ = [
     "parse_period",
     "parse_zone",
     "run_report",
+    "typed_query",
 ]
 
 
@@ -135,6 +137,14 @@ def parse_period(
         last = datetime.combine(first.astimezone(zone).date() + timedelta(days=1), time(),
                                 tzinfo=zone)  # fmt: skip
     return first, last
+
+
+def typed_query(start: str | None, end: str | None, tz: str | None, **filters: Any) -> ReportQuery:
+    """A report's query from what a person typed: the period and zone as text (see
+    `parse_period`, `parse_zone`), the filters as `ReportQuery` takes them."""
+    zone = parse_zone(tz)
+    first, last = parse_period(start, end, zone)
+    return ReportQuery(start=first, end=last, zone=zone, **filters)
 
 
 def check_by(by: str) -> str:
