@@ -204,6 +204,25 @@ def _page(statement: Select[Any], query: ReportQuery) -> Select[Any]:
     return statement.limit(query.limit).offset(query.offset)
 
 
+def _spread_sql(which: ColumnElement[bool], value: ColumnElement[Any]) -> list[Any]:
+    """Total, shortest and longest of ``value`` over the rows ``which`` picks."""
+    return [
+        _when(which, value),
+        func.min(case((which, value))),
+        func.max(case((which, value))),
+    ]
+
+
+def _spread(name: str, count: int, summed: Any, low: Any, high: Any) -> dict[str, int]:
+    """``name``'s total, average, min and max, from `_spread_sql`'s three sums."""
+    return {
+        f"{name}_total": int(summed),
+        f"{name}_average": _average(int(summed), count),
+        f"{name}_min": int(low or 0),
+        f"{name}_max": int(high or 0),
+    }
+
+
 async def _spreads(
     session: AsyncSession,
     stay: Subquery,
@@ -213,21 +232,14 @@ async def _spreads(
 ) -> dict[str, int]:
     """Count, and total/average/min/max of each of ``names``, over the rows ``which`` picks:
     the summary of a whole listing, whatever page of it is shown."""
-    columns: list[Any] = [func.count()]
+    columns: list[Any] = [_when(which)]
     for name in names:
-        value = stay.c[name]
-        columns += [func.coalesce(func.sum(value), 0), func.min(value), func.max(value)]
-    row = (await session.execute(select(*columns).where(which))).one()
+        columns += _spread_sql(which, stay.c[name])
+    row = (await session.execute(select(*columns))).one()
     total = int(row[0])
     summary = {count: total}
     for index, name in enumerate(names):
-        summed, low, high = row[1 + 3 * index : 4 + 3 * index]
-        summary |= {
-            f"{name}_total": int(summed),
-            f"{name}_average": _average(int(summed), total),
-            f"{name}_min": int(low or 0),
-            f"{name}_max": int(high or 0),
-        }
+        summary |= _spread(name, total, *row[1 + 3 * index : 4 + 3 * index])
     return summary
 
 
@@ -565,20 +577,14 @@ async def totals_report(session: AsyncSession, query: ReportQuery) -> Report:
     answered = stay.c.answered == 1
     lost = stay.c.answered == 0
     statement = select(
-        func.count().label("offered"),
-        _when(answered).label("answered"),
-        _when(stay.c.transferred == 1).label("transferred"),
-        _when(answered, stay.c.talk).label("talk_total"),
-        func.min(case((answered, stay.c.talk))).label("talk_min"),
-        func.max(case((answered, stay.c.talk))).label("talk_max"),
-        _when(answered, stay.c.wait).label("wait_total"),
-        func.min(case((answered, stay.c.wait))).label("wait_min"),
-        func.max(case((answered, stay.c.wait))).label("wait_max"),
-        _when(lost, stay.c.wait).label("lost_wait_total"),
-        func.min(case((lost, stay.c.wait))).label("lost_wait_min"),
-        func.max(case((lost, stay.c.wait))).label("lost_wait_max"),
+        func.count(),
+        _when(answered),
+        _when(stay.c.transferred == 1),
+        *_spread_sql(answered, stay.c.talk),
+        *_spread_sql(answered, stay.c.wait),
+        *_spread_sql(lost, stay.c.wait),
     )
-    row = (await session.execute(statement)).one()
+    offered, answered_count, transferred, *spreads = (await session.execute(statement)).one()
     conditions = [
         LOG.c.event == ql.ENTERQUEUE,
         LOG.c.time >= query.start,
@@ -590,8 +596,7 @@ async def totals_report(session: AsyncSession, query: ReportQuery) -> Report:
     most_waiting = await session.scalar(
         select(func.max(seconds_of(LOG.c.data3))).where(*conditions)
     )
-    offered = int(row.offered)
-    answered_count = int(row.answered)
+    offered, answered_count = int(offered), int(answered_count)
     lost_count = offered - answered_count
     summary = {
         "offered": offered,
@@ -599,20 +604,11 @@ async def totals_report(session: AsyncSession, query: ReportQuery) -> Report:
         "answered_pct": _percent(answered_count, offered),
         "lost": lost_count,
         "lost_pct": _percent(lost_count, offered),
-        "transferred": int(row.transferred),
+        "transferred": int(transferred),
         "max_waiting": int(most_waiting or 0),
-        "talk_total": int(row.talk_total),
-        "talk_average": _average(row.talk_total, answered_count),
-        "talk_min": int(row.talk_min or 0),
-        "talk_max": int(row.talk_max or 0),
-        "wait_total": int(row.wait_total),
-        "wait_average": _average(row.wait_total, answered_count),
-        "wait_min": int(row.wait_min or 0),
-        "wait_max": int(row.wait_max or 0),
-        "lost_wait_total": int(row.lost_wait_total),
-        "lost_wait_average": _average(row.lost_wait_total, lost_count),
-        "lost_wait_min": int(row.lost_wait_min or 0),
-        "lost_wait_max": int(row.lost_wait_max or 0),
+        **_spread("talk", answered_count, *spreads[0:3]),
+        **_spread("wait", answered_count, *spreads[3:6]),
+        **_spread("lost_wait", lost_count, *spreads[6:9]),
     }
     return Report(
         name="totals",
