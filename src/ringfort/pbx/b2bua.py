@@ -858,6 +858,13 @@ class B2bua:
             )
             self._media.set_listener(leg.media, keys)
 
+    def _finish_recording(self, call: Call) -> tuple[str, str] | None:
+        """Close the call's recording, if any: (the CDR uniqueid it belongs to, its file)."""
+        recording, call.recording = call.recording, None
+        if recording is None or self._recorder is None:
+            return None
+        return recording.uniqueid, self._recorder.finish(recording)
+
     def _start_recording(self, call: Call, uniqueid: str, dst: str) -> None:
         assert self._recorder is not None
         call.recording = self._recorder.start(
@@ -1052,10 +1059,7 @@ class B2bua:
         call.bridge = None
         self._media.disconnect(call.caller.media)
         self._stop_retransmit(call.callee)
-        recorded: tuple[str, str] | None = None
-        if call.recording is not None and self._recorder is not None:
-            recorded = (call.recording.uniqueid, self._recorder.finish(call.recording))
-            call.recording = None
+        recorded = self._finish_recording(call)
         # The next bridge asks the recording rules again.
         call.record = False
         self._forget_callee(call)
@@ -1493,10 +1497,7 @@ class B2bua:
                 self._reply(relay.server, make_response(relay.request, 487))
         call.relays.clear()
         self._unregister(call)
-        recorded: tuple[str, str] | None = None
-        if call.recording is not None and self._recorder is not None:
-            recorded = (call.recording.uniqueid, self._recorder.finish(call.recording))
-            call.recording = None
+        recorded = self._finish_recording(call)
         bridge, call.bridge = call.bridge, None
         if bridge is not None:
             bridged = bridge.answer is not None
