@@ -85,8 +85,10 @@ BLINDTRANSFER = "BLINDTRANSFER"
 """The agent transferred the caller: ``extension``, ``context``, ``holdtime``, ``calltime``,
 ``origposition``."""
 ATTENDEDTRANSFER = "ATTENDEDTRANSFER"
-"""The agent transferred the caller after talking to the target: ``method``, ``target``,
-``holdtime``, ``calltime``, ``origposition``."""
+"""The agent transferred the caller after talking to the target: ``method`` (``BRIDGE``:
+the caller was joined to the agent's call with the target), ``bridge`` (the uniqueid of the
+caller's conversation with the target, its CDR row), ``holdtime``, ``calltime``,
+``origposition``."""
 
 COMPLETED = (COMPLETECALLER, COMPLETEAGENT)
 """A conversation with an agent ended by one side."""

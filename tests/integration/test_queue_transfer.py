@@ -1,10 +1,13 @@
 """An agent transfers a queue caller (SIP REFER, RFC 3515) with real SIPp phones.
 
-Queue ``help`` (number 510) has one agent, 4411, a SIPp phone that answers, talks
-for a second and REFERs the call to extension 4412 (a SIPp phone that answers).
-The caller (SIPp, 4511) talks on with 4412 and hangs up. The queue log must say
-BLINDTRANSFER to 4412 with the agent's talk time, the call records show both
-conversations, and the reports count the call as answered and transferred.
+Queue ``help`` (number 510) has one agent, 4411. Blind: the agent's SIPp phone
+answers, talks for a second and REFERs the call to extension 4412 (a SIPp phone
+that answers). Attended: the agent puts the caller on hold, takes a call from 4412
+(the consultation) and REFERs the caller with a Replaces naming that call, which
+joins the caller to 4412. Either way the caller (SIPp, 4511) talks on with 4412
+and hangs up; the queue log says BLINDTRANSFER or ATTENDEDTRANSFER with the
+agent's talk time, the call records show each conversation, and the reports count
+the call as answered and transferred.
 """
 
 from __future__ import annotations
@@ -13,7 +16,16 @@ import json
 import sqlite3
 
 import pytest
-from callkit import CallServer, call_server, finish, start_callee, start_caller, the_cdr
+from callkit import (
+    CallServer,
+    audio_of,
+    call_server,
+    finish,
+    requests_received,
+    start_callee,
+    start_caller,
+    the_cdr,
+)
 from harness import ServerFactory
 from peers import RingfortServer, Sipp, wait_until
 
@@ -85,6 +97,89 @@ def test_an_agent_transfers_the_caller_to_another_extension(
     assert (to_agent["disposition"], to_agent["hangup_by"]) == ("ANSWERED", "callee")
     assert (to_target["disposition"], to_target["hangup_by"]) == ("ANSWERED", "caller")
     assert 2 <= int(to_target["billsec"]) <= 6
+
+    answered = json.loads(
+        server.cli("report", "answered", "--tz", "UTC", "--format", "json").stdout
+    )["rows"]
+    assert [(r["agent"], r["caller"], r["ended_by"]) for r in answered] == [
+        ("11", CALLER, "transfer")
+    ]
+
+
+def test_an_agent_joins_the_caller_to_someone_they_consulted(
+    helpdesk: CallServer, sipp: Sipp
+) -> None:
+    server = helpdesk.server
+    agent = start_callee(
+        sipp, server, AGENT, "uas_attended_transfer.xml", keys={"target": TARGET},
+        calls=2, time_limit=40,
+    )  # fmt: skip
+    caller = start_caller(
+        sipp, server, CALLER, "510", "call_held_then_transferred.xml", talk_ms=3000,
+        time_limit=40,
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: any(event == "CONNECT" for _, event, _ in queue_log(server)),
+            timeout=10,
+            what="the agent answering",
+        )
+    except TimeoutError:
+        caller.stop()
+        agent.stop()
+        raise
+    # The consultation: 4412 calls the agent's phone, which takes it while the caller holds.
+    target = start_caller(
+        sipp, server, TARGET, AGENT, "call_consult_then_joined.xml", time_limit=40
+    )
+    try:
+        caller_result, (agent_result, target_result) = finish(caller, agent, target)
+    except AssertionError as failure:
+        pytest.fail(f"{failure}\n{server.log(80)}")
+
+    notify = requests_received(agent_result, "NOTIFY")
+    assert [n.header("Event") for n in notify] == [["refer"], ["refer"]]
+    assert "SIP/2.0 100 Trying" in notify[0].text
+    assert "SIP/2.0 200 OK" in notify[1].text
+    assert notify[1].header("Subscription-State")[0].startswith("terminated")
+    # The agent's phone left both calls: a BYE in each dialog.
+    assert len({bye.header("Call-ID")[0] for bye in requests_received(agent_result, "BYE")}) == 2
+    # The target was offered the caller's codec from its anchor; the caller was taken off
+    # hold, on the anchor it already had.
+    (offer,) = requests_received(target_result, "INVITE")
+    assert audio_of(offer).payload_types == ("8", "101")
+    assert audio_of(offer).direction == "sendrecv"
+    hold, resume = requests_received(caller_result, "INVITE")
+    assert audio_of(hold).direction == "sendonly"
+    assert audio_of(resume).direction == "sendrecv"
+    assert audio_of(resume).port == audio_of(hold).port
+
+    wait_until(
+        lambda: any(event == "ATTENDEDTRANSFER" for _, event, _ in queue_log(server)),
+        timeout=5,
+        what="the transfer in the queue log",
+    )
+    rows = queue_log(server)
+    assert [(a, e) for a, e, _ in rows if e != "ADDMEMBER"] == [
+        ("NONE", "ENTERQUEUE"),
+        ("11", "CONNECT"),
+        ("11", "ATTENDEDTRANSFER"),
+    ], rows
+    transfer = next(data for _, e, data in rows if e == "ATTENDEDTRANSFER")
+    assert transfer[0] == "BRIDGE"
+    assert 0 <= int(transfer[2]) <= 2  # the caller's wait
+    assert int(transfer[3]) >= 1  # the agent's talk, hold and consultation included
+
+    to_agent = the_cdr(server, CALLER, AGENT)
+    consultation = the_cdr(server, TARGET, AGENT)
+    to_target = the_cdr(server, CALLER, TARGET)
+    assert (to_agent["disposition"], to_agent["hangup_by"]) == ("ANSWERED", "callee")
+    assert (consultation["disposition"], consultation["hangup_by"]) == ("ANSWERED", "callee")
+    assert (to_target["disposition"], to_target["hangup_by"]) == ("ANSWERED", "caller")
+    # The queue log's bridge id is the record of the caller's talk with the target.
+    assert to_target["uniqueid"] == transfer[1]
+    assert to_target["linkedid"] == to_agent["linkedid"]
+    assert 2 <= int(to_target["billsec"]) <= 5
 
     answered = json.loads(
         server.cli("report", "answered", "--tz", "UTC", "--format", "json").stdout

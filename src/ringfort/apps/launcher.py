@@ -68,6 +68,9 @@ class Applications:
                 step = await self._destination_of(call, transfer.number)
                 log.info("call %s: transferred to %s (%s)", call.uniqueid, transfer.number, step)
             if step is None:
+                # The application is done; a caller it connected may still be handed on.
+                step = await self._follow_bridge(call)
+            if step is None:
                 return
             destination, language = step
         log.warning("call %s: destinations loop (more than %d hops)", call.uniqueid, MAX_HOPS)
@@ -86,6 +89,24 @@ class Applications:
             await call.play(clips_for(self._prompts, ("not-available", "goodbye"), self._language))
         return None
 
+    async def _follow_bridge(self, call: CallControl) -> tuple[Destination, str] | None:
+        """While the caller talks to someone they were connected to, follow the transfers:
+        an attended one connects them to someone else (watched in turn), a blind one sends
+        them to a number (the next destination). None when the call is over."""
+        while call.bridged and not call.gone:
+            transfer = await call.wait_bridge_end()
+            if transfer is None:
+                return None
+            log.info(
+                "call %s: %s transfer to %s",
+                call.uniqueid,
+                "attended" if transfer.attended else "blind",
+                transfer.number,
+            )
+            if not transfer.attended:
+                return await self._destination_of(call, transfer.number)
+        return None
+
     async def _step(
         self, call: CallControl, destination: Destination, language: str
     ) -> tuple[Destination, str] | None:
@@ -100,11 +121,7 @@ class Applications:
                     )
                 return None
             # Stay with the call while it is bridged: the extension may transfer it on.
-            target = await call.wait_bridge_end()
-            if target is None:
-                return None
-            log.info("call %s: %s transferred it to %s", call.uniqueid, destination, target)
-            return await self._destination_of(call, target)
+            return await self._follow_bridge(call)
         if kind is DestinationKind.HANGUP:
             if call.answered:
                 await call.play(clips_for(self._prompts, ("goodbye",), language))

@@ -58,6 +58,7 @@ from ringfort.pbx.control import (
     BridgeResult,
     CallControl,
     CallGoneError,
+    Transfer,
 )
 from ringfort.pbx.destination import Destination
 from ringfort.pbx.dtmf_info import digits_of_info
@@ -65,6 +66,7 @@ from ringfort.pbx.location import LocationService, contact_target, target_of
 from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory, MusicSource
 from ringfort.pbx.recording import HOLD, TOGGLE, CallRecorder, ToggleKeys
 from ringfort.pbx.registrar import ALLOW, Authorizer
+from ringfort.pbx.transfer import Replaces, parse_refer_to
 from ringfort.rtp.tones import BEEP, RINGBACK_EUROPE
 from ringfort.sdp.offer_answer import (
     DEFAULT_CODECS,
@@ -84,7 +86,7 @@ from ringfort.sip.address import Peer
 from ringfort.sip.dialog import Dialog, DialogKey, incoming_key
 from ringfort.sip.events import ClientHandle, ServerHandle
 from ringfort.sip.headers import NameAddr, Via
-from ringfort.sip.message import Headers, Request, Response, make_response
+from ringfort.sip.message import REASONS, Headers, Request, Response, make_response
 from ringfort.sip.timers import T1, T2
 from ringfort.sip.transaction import new_branch
 from ringfort.sip.uri import URI
@@ -98,6 +100,23 @@ _BEEP_SECONDS = 0.2
 _CDR_DST_ROOM = 80
 """The CDR ``dst`` column's width."""
 """How long the beep that marks a recording switched on or off by key lasts."""
+
+
+@dataclass(eq=False)
+class _Joining:
+    """An attended transfer waiting for the target to take the transferee's codec."""
+
+    app_call: Call
+    """The application's call, its caller (the transferee) bridged to the transferor."""
+    bridge: Bridge
+    """That call's bridge to the transferor when the REFER came."""
+    consult: Call
+    """The transferor's call with the target."""
+    target_side: Side
+    """The target's side of ``consult``."""
+    referrer_call: Call
+    referrer: Leg
+    """The leg the REFER came on: it hears how the transfer went."""
 
 
 class CallSender(Protocol):
@@ -188,6 +207,10 @@ class B2bua:
         self._by_server: dict[ServerHandle, Call] = {}
         self._by_fork: dict[ClientHandle, tuple[Call, Fork]] = {}
         self._relays: dict[ClientHandle, Relay] = {}
+        self._reinvites: dict[
+            ClientHandle, tuple[Leg, Callable[[int, SessionDescription | None], None]]
+        ] = {}
+        """Our own re-INVITEs (an attended transfer's), with what to do with the answer."""
         self._by_dialog: dict[DialogKey, tuple[Call, Side]] = {}
         self._by_media: dict[str, Call] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -288,6 +311,8 @@ class B2bua:
             self._fork_response(call, fork, response)
         elif (relay := self._relays.get(handle)) is not None:
             self._relay_response(handle, relay, response)
+        elif handle in self._reinvites:
+            self._reinvite_response(handle, response)
 
     def on_stray_response(self, response: Response) -> None:
         """A 2xx retransmission after its transaction ended: our ACK was lost; send it again."""
@@ -313,10 +338,13 @@ class B2bua:
                 relay.call.relays.remove(relay)
             if not relay.call.ended:
                 self._reply(relay.server, make_response(relay.request, 408))
+        elif (reinvite := self._reinvites.pop(handle, None)) is not None:
+            reinvite[1](status, None)
 
     def on_terminated(self, handle: ClientHandle) -> None:
         """A client transaction is gone: forget it."""
         self._by_fork.pop(handle, None)
+        self._reinvites.pop(handle, None)
         if (relay := self._relays.pop(handle, None)) is not None:
             with contextlib.suppress(ValueError):
                 relay.call.relays.remove(relay)
@@ -752,26 +780,26 @@ class B2bua:
                 Outcome(480 if known else 404, Disposition.FAILED, HangupBy.SYSTEM, "unavailable"),
             )
             return
-        offer = self._bridge_offer(call, call.caller_format)
+        offer = self._offer(call.callee, call.caller_format)
         if options.ringback:
             self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
         self._ring(call, reachable, offer, options.ring_timeout or self._limits.ring_timeout)
 
-    def _bridge_offer(self, call: Call, media_format: EndpointFormat) -> bytes:
-        """Our offer to the bridged phone: the caller's own formats, relayed unchanged."""
-        callee = call.callee
-        address = self._sdp_address(callee.media)
+    def _offer(self, leg: Leg, media_format: EndpointFormat) -> bytes:
+        """Our offer to ``leg`` from its anchor: one codec (and telephone-event), as the
+        phone at the other end of the relay uses them, since we do not transcode."""
+        address = self._sdp_address(leg.media)
         formats = [(media_format.payload_type, media_format.codec)]
         if media_format.event_payload_type is not None:
             formats.append((media_format.event_payload_type, TELEPHONE_EVENT))
         body = endpoint_offer(
             address=address,
-            port=callee.media.rtp_port,
-            rtcp_port=callee.media.rtcp_port,
-            origin=callee.origin(address, body_changes=callee.last_sdp is not None),
+            port=leg.media.rtp_port,
+            rtcp_port=leg.media.rtcp_port,
+            origin=leg.origin(address, body_changes=leg.last_sdp is not None),
             formats=formats,
         ).serialize()
-        callee.last_sdp = body
+        leg.last_sdp = body
         return body
 
     def _bridge_early(self, call: Call, response: Response) -> None:
@@ -1005,51 +1033,259 @@ class B2bua:
     # -- transfers ------------------------------------------------------------------------------
 
     def _refer(self, call: Call, side: Side, handle: ServerHandle, request: Request) -> None:
-        """REFER (RFC 3515) from a phone in a call: a blind transfer of the other party.
+        """REFER (RFC 3515) from a phone in a call: a transfer of the other party.
 
-        Handled when the referrer is the phone an application bridged its caller to
-        (a queue's agent, an extension reached from a menu): the referrer is told the
-        transfer went through (202, then a NOTIFY with ``SIP/2.0 200 OK``), its leg
-        ends, and the caller goes back to the application with the number, which
-        takes them on as if they had dialled it. Other transfers get a 501 for now.
+        Handled when the referrer is the phone an application bridged its caller to (a
+        queue's agent, an extension reached from a menu). A blind transfer (Refer-To names
+        a number) ends the referrer's leg and gives the caller back to the application
+        with the number, which takes them on as if they had dialled it. An attended one
+        (Refer-To carries a Replaces naming the referrer's other call) joins the caller to
+        that call's far party (see `_attended`). The referrer hears how it went in NOTIFYs
+        (``message/sipfrag``). Transfers in calls without an application get a 501 for now.
         """
-        target = _refer_target(request.headers.get("Refer-To"))
-        if target is None:
+        refer_to = parse_refer_to(request.headers.get("Refer-To"))
+        if refer_to is None:
             self._reply(handle, make_response(request, 400, "Bad Refer-To"))
             return
-        if target == "":
-            # Attended transfer (Refer-To with Replaces) is not built yet.
-            self._reply(handle, make_response(request, 501, "Attended Transfer Not Supported"))
+        if refer_to.replaces is not None:
+            self._attended(call, side, handle, request, refer_to.replaces)
             return
+        target = refer_to.number
         bridge = call.bridge
-        callee = call.callee
-        if (
-            side is not Side.CALLEE
-            or call.app is None
-            or not call.app.takes_transfers
-            or bridge is None
-            or bridge.answer is None
-            or callee.dialog is None
-            or callee.peer is None
-        ):
+        if not self._transferable(call, side) or target is None or bridge is None:
             self._reply(handle, make_response(request, 501, "Transfer Not Supported Here"))
             return
+        assert call.app is not None
         self._reply(handle, make_response(request, 202, "Accepted"))
-        peer = callee.peer
-        notify = callee.dialog.request(
+        self._notify_refer(call.callee, "SIP/2.0 200 OK")
+        callee = call.callee
+        assert callee.dialog is not None
+        assert callee.peer is not None
+        self._sender.send_request(callee.dialog.request("BYE", self._via(callee.peer)), callee.peer)
+        log.info("call %s: %s transferred the caller to %s", call.uniqueid, bridge.dst, target)
+        self._bridge_over(call, HangupBy.CALLEE, "transfer")
+        call.app.transferred(Transfer(target))
+
+    def _transferable(self, call: Call, side: Side) -> bool:
+        """Whether ``side`` of ``call`` is a phone an application bridged its caller to, with
+        the application watching for transfers (`CallControl.takes_transfers`)."""
+        bridge = call.bridge
+        callee = call.callee
+        return (
+            side is Side.CALLEE
+            and not call.ended
+            and call.app is not None
+            and call.app.takes_transfers
+            and bridge is not None
+            and bridge.answer is not None
+            and callee.dialog is not None
+            and callee.peer is not None
+        )
+
+    def _notify_refer(self, leg: Leg, sipfrag: str) -> None:
+        """Tell a referrer how its transfer goes: a NOTIFY of the implicit ``refer``
+        subscription (RFC 3515 §2.4.4), final unless the status is provisional."""
+        if leg.dialog is None or leg.peer is None:
+            return
+        peer = leg.peer
+        notify = leg.dialog.request(
             "NOTIFY",
             self._via(peer),
             contact=self._contact(peer),
-            body=b"SIP/2.0 200 OK\r\n",
+            body=f"{sipfrag}\r\n".encode(),
             content_type="message/sipfrag;version=2.0",
         )
         notify.headers.set("Event", "refer")
-        notify.headers.set("Subscription-State", "terminated;reason=noresource")
+        provisional = sipfrag.startswith("SIP/2.0 1")
+        notify.headers.set(
+            "Subscription-State",
+            "active;expires=60" if provisional else "terminated;reason=noresource",
+        )
         self._sender.send_request(notify, peer)
-        self._sender.send_request(callee.dialog.request("BYE", self._via(peer)), peer)
-        log.info("call %s: %s transferred the caller to %s", call.uniqueid, bridge.dst, target)
-        self._bridge_over(call, HangupBy.CALLEE, "transfer")
-        call.app.transferred(target)
+
+    def _attended(
+        self, call: Call, side: Side, handle: ServerHandle, request: Request, replaces: Replaces
+    ) -> None:
+        """An attended transfer (RFC 5589 §7): the phone bridged to an application's caller
+        also has a call with a target (it dialled them, or they it) and asks for the two
+        far parties to be joined. The REFER may come in either of its two dialogs, with
+        Replaces naming the other.
+
+        The target is first offered the caller's codec in a re-INVITE from its anchor (we
+        do not transcode); once it accepts, the caller and the target are joined (see
+        `_join`). Until then nothing changes, so a refusal leaves both calls as they were
+        and the referrer hears the refusal's status.
+        """
+        other = next((found for key, found in self._by_dialog.items() if replaces.names(key)), None)
+        if other is None or other[0] is call:
+            self._reply(handle, make_response(request, 400, "Replaces Names No Other Call"))
+            return
+        pair, other_pair = (call, side), other
+        if self._transferable(*pair) and _consultable(other_pair[0]):
+            app_call, (consult, transferor_side) = call, other_pair
+        elif self._transferable(*other_pair) and _consultable(call):
+            app_call, (consult, transferor_side) = other_pair[0], pair
+        else:
+            self._reply(handle, make_response(request, 501, "Transfer Not Supported Here"))
+            return
+        bridge = app_call.bridge
+        assert bridge is not None
+        if _number_at(consult, transferor_side) != bridge.dst:
+            # Only the phone that is in both calls may join them.
+            self._reply(handle, make_response(request, 403, "Not Your Call"))
+            return
+        target_side = transferor_side.other
+        target = consult.leg(target_side)
+        media_format = app_call.caller_format
+        if consult.relays or media_format is None or target.dialog is None or target.peer is None:
+            self._reply(handle, make_response(request, 491, "Request Pending"))
+            return
+        self._reply(handle, make_response(request, 202, "Accepted"))
+        referrer = call.leg(side)
+        self._notify_refer(referrer, "SIP/2.0 100 Trying")
+        transfer = _Joining(app_call, bridge, consult, target_side, call, referrer)
+        log.info(
+            "call %s: %s joins the caller to %s (call %s)",
+            app_call.uniqueid,
+            bridge.dst,
+            _number_at(consult, target_side),
+            consult.uniqueid,
+        )
+        self._reinvite(target, media_format, functools.partial(self._target_answered, transfer))
+
+    def _target_answered(
+        self, transfer: _Joining, status: int, answer: SessionDescription | None
+    ) -> None:
+        """The target's answer to the transferee's codec: join them, or report the failure."""
+        app_call, consult = transfer.app_call, transfer.consult
+        wanted = app_call.caller_format
+        agreed = endpoint_format(answer) if answer is not None else None
+        if 200 <= status < 300 and (
+            agreed is None or wanted is None or agreed.codec != wanted.codec
+        ):
+            status = 488
+        elif 200 <= status < 300 and not (
+            consult.answered
+            and app_call.bridge is transfer.bridge
+            and self._transferable(app_call, Side.CALLEE)
+        ):
+            status = 487  # one of the calls ended (or changed) meanwhile
+        if not 200 <= status < 300 or agreed is None:
+            log.info("call %s: the attended transfer failed (%d)", app_call.uniqueid, status)
+            if not transfer.referrer_call.ended:
+                self._notify_refer(
+                    transfer.referrer, f"SIP/2.0 {status} {REASONS.get(status, 'Failed')}"
+                )
+            return
+        self._join(transfer, agreed)
+
+    def _join(self, transfer: _Joining, target_format: EndpointFormat) -> None:
+        """Complete an attended transfer: the application's caller talks to the target.
+
+        The two calls trade legs: the target's leg joins the application's call as its
+        bridged party (a new bridge, with a CDR row of its own from now), the
+        transferor's leg goes to the consult call, which then ends (both its legs are
+        the transferor's phone: each gets a BYE). The conversation with the transferor
+        ends as a blind transfer would end it, and the application is told.
+        """
+        app_call, consult, old = transfer.app_call, transfer.consult, transfer.bridge
+        assert app_call.app is not None
+        now = self._now()
+        transferor = app_call.callee
+        target_side = transfer.target_side
+        target = consult.leg(target_side)
+        number = _number_at(consult, target_side)
+        self._notify_refer(transfer.referrer, "SIP/2.0 200 OK")
+
+        record = app_call.record or app_call.recording is not None
+        recorded = self._finish_recording(app_call)
+        self._media.disconnect(app_call.caller.media)
+        for call in (app_call, consult):
+            self._stop_hold_music(call)
+        self._publish_ended(
+            app_call, old.uniqueid, old.dst, old.start, old.answer, Disposition.ANSWERED,
+            HangupBy.CALLEE, "transfer", 200, recording=_recording_of(recorded, old.uniqueid),
+        )  # fmt: skip
+
+        app_call.callee = target
+        if target_side is Side.CALLER:
+            consult.caller = transferor
+        else:
+            consult.callee = transferor
+        transferor.side, target.side = target_side, Side.CALLEE
+        for call, leg in ((app_call, target), (consult, transferor)):
+            if leg.dialog is not None:
+                self._by_dialog[leg.dialog.key] = (call, leg.side)
+            self._by_media[leg.media.leg_id] = call
+        for leg in (consult.caller, consult.callee):
+            if leg.dialog is not None and leg.peer is not None:
+                bye = leg.dialog.request("BYE", self._via(leg.peer))
+                self._sender.send_request(bye, leg.peer)
+        self._end(consult, Disposition.ANSWERED, target_side.other.party, "transfer", 200)
+
+        uniqueid = self._new_uniqueid(now)
+        joined: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
+        joined.set_result(
+            BridgeResult(True, 200, Disposition.ANSWERED, "answered", number, uniqueid)
+        )
+        app_call.bridge = Bridge(
+            uniqueid, number, now, joined, answer=now, rang=True, ringback=False
+        )
+        self._publish(
+            CallStarted(uniqueid, app_call.uniqueid, app_call.src, number, app_call.clid, now)
+        )
+        self._publish(CallAnswered(uniqueid, app_call.uniqueid, app_call.src, number, now))
+        app_call.record = record
+        self._media.connect(app_call.caller.media, target.media)
+        self._conversation_begins(app_call, uniqueid, number, target_format, app_call.caller_format)
+        if app_call.caller_format is not None:
+            # The caller was most likely on hold with the transferor: it hears the target now.
+            self._reinvite(app_call.caller, app_call.caller_format, _ignore_answer)
+        log.info("call %s: the caller talks to %s now", app_call.uniqueid, number)
+        app_call.app.transferred(Transfer(number, attended=True, uniqueid=uniqueid))
+
+    def _stop_hold_music(self, call: Call) -> None:
+        """The party on hold stops hearing our music, and the call is no longer on hold."""
+        if call.hold_music and call.held_by is not None:
+            with contextlib.suppress(Exception):
+                self._media.stop_playing(call.leg(call.held_by.other).media)
+        call.hold_music = False
+        call.held_by = None
+
+    def _reinvite(
+        self,
+        leg: Leg,
+        media_format: EndpointFormat,
+        then: Callable[[int, SessionDescription | None], None],
+    ) -> None:
+        """Offer ``leg`` its media again from our anchor, sending and receiving, in a
+        re-INVITE of our own; ``then`` gets the final status and the answer."""
+        assert leg.dialog is not None
+        assert leg.peer is not None
+        invite = leg.dialog.request(
+            "INVITE",
+            self._via(leg.peer),
+            contact=self._contact(leg.peer),
+            body=self._offer(leg, media_format),
+            content_type=SDP,
+        )
+        self._reinvites[self._sender.send_request(invite, leg.peer)] = (leg, then)
+
+    def _reinvite_response(self, handle: ClientHandle, response: Response) -> None:
+        status = response.status
+        if status < 200:
+            return
+        leg, then = self._reinvites.pop(handle)
+        answer = None
+        if status < 300 and leg.dialog is not None and leg.peer is not None:
+            ack = leg.dialog.ack(response.cseq.number, self._via(leg.peer))
+            leg.last_ack = ack
+            self._sender.send_stateless(ack, leg.peer)
+            leg.dialog.refresh_target(response)
+            answer = _sdp_of(response)
+            if answer is not None:
+                self._take_remote(leg, answer)
+        then(status, answer)
 
     def _bridge_over(self, call: Call, by: HangupBy, cause: str) -> None:
         """The bridged phone has left an answered bridge: the caller is the application's
@@ -1713,25 +1949,23 @@ def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None
     return recorded[1]
 
 
-def _refer_target(refer_to: str | None) -> str | None:
-    """The number a REFER sends the call to: the user part of its Refer-To URI.
+def _consultable(call: Call) -> bool:
+    """Whether ``call`` can be the transferor's call with the target: an answered call
+    between two phones (not one an application terminates)."""
+    return call.app is None and call.answered and call.callee_ack_cseq is None
 
-    None when the header is missing or not a URI with a user part; "" for an
-    attended transfer (a ``Replaces`` in the URI's headers), which is not a number.
-    """
-    if not refer_to:
-        return None
-    try:
-        uri = NameAddr.parse(refer_to).uri
-    except RemoteProtocolError:
-        return None
-    if any(name.lower() == "replaces" for name in uri.headers):
-        return ""
-    user = uri.unescaped_user
-    if not user:
-        return None
-    number = user.lstrip("+")
-    return number if number.isdigit() else None
+
+def _number_at(call: Call, side: Side) -> str:
+    """The extension on ``side`` of ``call``: an application's bridged phone, or a caller
+    or callee of a call between phones."""
+    if call.app is not None and side is Side.CALLEE and call.bridge is not None:
+        return call.bridge.dst
+    return call.src if side is Side.CALLER else call.dst
+
+
+def _ignore_answer(status: int, answer: SessionDescription | None) -> None:
+    if not 200 <= status < 300:
+        log.warning("a re-INVITE to take a call off hold got %d", status)
 
 
 def _sdp_of(message: Request | Response) -> SessionDescription | None:

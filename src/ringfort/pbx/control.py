@@ -45,6 +45,7 @@ __all__ = [
     "CallGoneError",
     "ControlDriver",
     "RecordResult",
+    "Transfer",
     "TransferRequested",
 ]
 
@@ -89,6 +90,20 @@ class BridgeResult:
     """The number that answered (one of those rung)."""
     uniqueid: str | None = None
     """The bridge's own call id (its CDR row's ``uniqueid``), once it was tried."""
+
+
+@dataclass(frozen=True, slots=True)
+class Transfer:
+    """How the bridged party handed the caller on (a SIP REFER from their phone)."""
+
+    number: str
+    """Blind: the number the caller goes to now. Attended: the number they now talk to."""
+    attended: bool = False
+    """True when the bridged party talked to the target first and joined the caller to
+    them (the caller is bridged to the target already); False for a blind transfer (the
+    caller is the application's again, to be sent to ``number``)."""
+    uniqueid: str | None = None
+    """Attended: the call id (CDR ``uniqueid``) of the caller's conversation with the target."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +174,7 @@ class CallControl:
         self._digits: deque[str] = deque()
         self._digit_waiters: list[asyncio.Future[None]] = []
         self._ended_by: HangupBy | None = None
-        self._transfer: asyncio.Future[str] = loop.create_future()
+        self._transfer: asyncio.Future[Transfer] = loop.create_future()
         self._watching_bridge = 0
         self.bridged = False
         """Set once the caller is connected to another party; the application is done then."""
@@ -461,12 +476,14 @@ class CallControl:
         """Return when the call is over."""
         await asyncio.shield(self._gone)
 
-    async def wait_bridge_end(self) -> str | None:
+    async def wait_bridge_end(self) -> Transfer | None:
         """After a `bridge` that was answered: wait for the conversation to end.
 
-        Returns the number the bridged party transferred the caller to (a SIP REFER
-        from their phone: the caller is back with the application, which takes them
-        on, usually with `transfer`), or None when the call is over.
+        Returns the bridged party's transfer of the caller (a SIP REFER from their
+        phone), or None when the call is over. After a blind transfer the caller is back
+        with the application, which takes them on to ``number`` (usually with
+        `transfer`); after an attended one the caller talks to the target, still bridged,
+        and a next `wait_bridge_end` follows that conversation.
         """
         self._watching_bridge += 1
         try:
@@ -474,9 +491,9 @@ class CallControl:
         finally:
             self._watching_bridge -= 1
         if self._transfer.done():
-            number = self._transfer.result()
+            transfer = self._transfer.result()
             self._transfer = asyncio.get_running_loop().create_future()
-            return number
+            return transfer
         return None
 
     # -- fed by the call core and the media engine ------------------------------------------------
@@ -496,12 +513,12 @@ class CallControl:
         bridged party has somewhere to go."""
         return self._watching_bridge > 0 and not self._transfer.done()
 
-    def transferred(self, number: str) -> None:
-        """The bridged party handed the caller on to ``number`` and left; the caller is the
-        application's again."""
-        self.bridged = False
+    def transferred(self, transfer: Transfer) -> None:
+        """The bridged party transferred the caller: blind (they left, and the caller is the
+        application's again) or attended (the caller is bridged to the target now)."""
+        self.bridged = transfer.attended
         if not self._transfer.done():
-            self._transfer.set_result(number)
+            self._transfer.set_result(transfer)
 
     def ended(self, by: HangupBy = HangupBy.SYSTEM) -> None:
         """The call is over (ended ``by``): every pending action raises `CallGoneError`."""

@@ -16,7 +16,13 @@ from ringfort.apps.queue.strategy import Strategy
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.pbx.call import Call, Leg, Side
-from ringfort.pbx.control import BridgeOptions, BridgeResult, CallControl, TransferRequested
+from ringfort.pbx.control import (
+    BridgeOptions,
+    BridgeResult,
+    CallControl,
+    Transfer,
+    TransferRequested,
+)
 from ringfort.pbx.destination import Destination, DestinationKind
 
 PROMPTS = PromptLibrary([SHIPPED_PROMPTS])
@@ -237,7 +243,7 @@ async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer()
         if scene.control.takes_transfers:
             break
     assert scene.control.takes_transfers
-    scene.control.transferred("150")
+    scene.control.transferred(Transfer("150"))
     with pytest.raises(TransferRequested) as caught:
         await asyncio.wait_for(task, 1)
     assert caught.value.number == "150"
@@ -247,6 +253,28 @@ async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer()
     assert transfer[2][4] == "1"  # original position
     # The agent is free again (no wrap-up here), as after any other call.
     assert [e for _, e, _ in scene.rig.events()] == ["ENTERQUEUE", "CONNECT", "BLINDTRANSFER"]
+
+
+async def test_an_attended_transfer_is_logged_with_the_new_conversations_id() -> None:
+    scene = Scene(config(), "1")
+    task = await scene.run()
+    bridge = await asyncio.wait_for(scene.driver.results.get(), 1)
+    bridge.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered", "101", "b-1"))
+    for _ in range(100):
+        await asyncio.sleep(0.01)
+        if scene.control.takes_transfers:
+            break
+    # The agent talked to 150 and joined the caller to them: the queue's part is over,
+    # and the caller is still connected (to 150 now).
+    scene.control.transferred(Transfer("150", attended=True, uniqueid="b-2"))
+    assert await asyncio.wait_for(task, 1) is None
+    assert scene.control.bridged
+    events = scene.rig.events()
+    assert [e for _, e, _ in events] == ["ENTERQUEUE", "CONNECT", "ATTENDEDTRANSFER"]
+    (_, _, transfer) = events
+    assert transfer[0] == "1"
+    assert transfer[2][:2] == ("BRIDGE", "b-2")
+    assert transfer[2][4] == "1"  # original position
 
 
 async def test_the_priority_the_destination_gives_goes_with_the_caller() -> None:

@@ -13,7 +13,7 @@ from ringfort.apps import launcher as launcher_module
 from ringfort.apps.launcher import Applications
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
-from ringfort.pbx.control import BridgeResult, CallControl, TransferRequested
+from ringfort.pbx.control import BridgeResult, CallControl, Transfer, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
 
 
@@ -94,9 +94,51 @@ async def test_an_extension_that_transfers_its_caller_sends_them_on(
     for _ in range(10):
         await asyncio.sleep(0)
     assert call.takes_transfers
-    call.transferred("800")  # the phone at 201 REFERs the caller to menu 800
+    call.transferred(Transfer("800"))  # the phone at 201 REFERs the caller to menu 800
     await asyncio.wait_for(task, 1)
     assert transferring_menu == ["sales"]
+
+
+async def test_after_an_attended_transfer_the_launcher_follows_the_new_conversation(
+    transferring_menu: list[str],
+) -> None:
+    call, driver, _ = control()
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, "201")))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert driver.result is not None
+    driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    # 201 talked to 202 and joined the caller to them: the caller stays bridged, and a
+    # blind transfer by 202 later is followed as well.
+    call.transferred(Transfer("202", attended=True, uniqueid="b-2"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert not task.done()
+    assert call.bridged
+    assert call.takes_transfers
+    call.transferred(Transfer("800"))
+    await asyncio.wait_for(task, 1)
+    assert transferring_menu == ["sales"]
+
+
+async def test_the_launcher_lets_go_when_the_transferred_caller_hangs_up() -> None:
+    call, driver, _ = control()
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, "201")))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert driver.result is not None
+    driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    call.transferred(Transfer("202", attended=True, uniqueid="b-2"))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    call.ended(HangupBy.CALLER)
+    await asyncio.wait_for(task, 1)
 
 
 async def test_a_transfer_to_a_menu_number_runs_that_menu(transferring_menu: list[str]) -> None:

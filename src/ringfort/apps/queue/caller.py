@@ -21,7 +21,7 @@ from ringfort.apps.queue import events
 from ringfort.apps.queue.centre import CallCentre, Waiter
 from ringfort.apps.queue.config import QueueConfig
 from ringfort.media.prompts import PromptLibrary
-from ringfort.pbx.control import CallControl, CallGoneError
+from ringfort.pbx.control import CallControl, CallGoneError, Transfer
 from ringfort.pbx.destination import Destination
 
 __all__ = ["run_queue"]
@@ -230,20 +230,21 @@ class _Visit:
             return False
         self.centre.answered(self.waiter, answered_by, result.uniqueid or "", rang)
         talk_started = self.clock()
-        target: str | None = None
+        transfer: Transfer | None = None
         try:
-            target = await call.wait_bridge_end()
+            transfer = await call.wait_bridge_end()
         finally:
             self.centre.completed(
                 self.waiter,
                 answered_by,
                 call.ended_by,
                 self.clock() - talk_started,
-                transferred_to=target,
+                transfer=transfer,
             )
-        if target is not None:
+        if transfer is not None and not transfer.attended:
             # The agent handed the caller on: they go there as if they had dialled it.
-            await call.transfer(target)
+            await call.transfer(transfer.number)
+        # After an attended transfer the caller talks to the target: the queue is done.
         return True
 
     def caller_left(self) -> None:

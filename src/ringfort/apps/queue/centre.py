@@ -37,7 +37,7 @@ from ringfort.apps.queue.ports import QueueDirectory
 from ringfort.apps.queue.strategy import Candidate, Rotation, choose
 from ringfort.bus import EventBus
 from ringfort.disposition import HangupBy
-from ringfort.pbx.control import CallControl
+from ringfort.pbx.control import CallControl, Transfer
 
 __all__ = ["AgentState", "CallCentre", "Waiter"]
 
@@ -395,17 +395,24 @@ class CallCentre:
         by: HangupBy | None,
         talk: float,
         *,
-        transferred_to: str | None = None,
+        transfer: Transfer | None = None,
     ) -> None:
-        """The caller's conversation with the agent is over: log who ended it (or where the
+        """The caller's conversation with the agent is over: log who ended it (or how the
         agent transferred the caller), start wrap-up."""
         queue = self._queues.get(waiter.queue)
         held, talked, position = _seconds(waiter.held), _seconds(talk), str(waiter.position)
-        if transferred_to is not None:
-            # The talk time is the agent's with this caller; what follows is someone else's.
+        # The talk time is the agent's with this caller; what follows a transfer is
+        # someone else's.
+        if transfer is not None and transfer.attended:
+            # Asterisk's form for a caller joined to the target's call: BRIDGE and its id.
+            self._log(
+                waiter.call.uniqueid, waiter.queue, agent_number, events.ATTENDEDTRANSFER,
+                ATTENDED_METHOD, transfer.uniqueid or "", held, talked, position,
+            )  # fmt: skip
+        elif transfer is not None:
             self._log(
                 waiter.call.uniqueid, waiter.queue, agent_number, events.BLINDTRANSFER,
-                transferred_to, TRANSFER_CONTEXT, held, talked, position,
+                transfer.number, TRANSFER_CONTEXT, held, talked, position,
             )  # fmt: skip
         else:
             # A hang-up by the system (a dead line) is not the caller's doing: it counts as
@@ -694,6 +701,8 @@ class CallCentre:
         self._bus.publish(QueueLogged(self._wall(), callid, queue, agent, event, tuple(data)))
 
 
+ATTENDED_METHOD = "BRIDGE"
+"""How Asterisk logs an attended transfer that joined the caller to the target's call."""
 TRANSFER_CONTEXT = "default"
 """The dial-plan context of a transfer as Asterisk logs it; Ringfort has one number plan."""
 
