@@ -22,6 +22,7 @@ from ringfort.api.app import create_app
 from ringfort.api.server import HttpServer
 from ringfort.apps.features import FeatureCodes
 from ringfort.apps.launcher import Applications
+from ringfort.apps.parking import ParkingLot
 from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.apps.queue.phones import PhoneActivity
@@ -185,6 +186,7 @@ class Node:
         prompts = PromptLibrary([settings.data_dir / "prompts", SHIPPED_PROMPTS])
         queues = QueueDirectoryService(db=self.db)
         self.centre = CallCentre(queues, self.bus, self.phones, zone=local_zone())
+        self.parking = ParkingLot(settings.parking.numbers, timeout=settings.parking.timeout)
         await self.centre.start()
         self.calls = B2bua(
             sender=self.stack,
@@ -199,8 +201,10 @@ class Node:
                 max_calls_per_extension=calls.max_calls_per_extension,
             ),
             media_address=settings.media.address,
-            dial_plan=FeatureCodes(dial_plan),
-            launcher=Applications(dial_plan, prompts, queues=queues, centre=self.centre),
+            dial_plan=FeatureCodes(dial_plan, parking=self.parking),
+            launcher=Applications(
+                dial_plan, prompts, queues=queues, centre=self.centre, parking=self.parking
+            ),
             inband_dtmf=calls.inband_dtmf,
             recorder=CallRecorder(
                 media=self.media,

@@ -175,6 +175,53 @@ class HttpSettings(_Listener):
     enabled: bool = True
 
 
+class ParkingSettings(BaseModel):
+    """Call parking: numbers a call is parked at and picked up from."""
+
+    slots: str = "701-720"
+    """The parking slots, ``first-last`` (numbers of one length, at most 1000), or empty for
+    no parking. A phone transfers its caller to a slot to park them; any phone dials the
+    slot to pick them up. Extensions, menus and queues should not use these numbers: an
+    extension with a slot's number wins over the slot."""
+    timeout: Annotated[float, Field(gt=0)] = 300.0
+    """Seconds a call stays parked before it rings the phone that parked it again (and,
+    unanswered there, is told goodbye)."""
+
+    @field_validator("slots")
+    @classmethod
+    def _slots_are_a_range(cls, value: str) -> str:
+        parking_slots(value)
+        return value
+
+    @property
+    def numbers(self) -> tuple[str, ...]:
+        """Every slot's number, in order."""
+        return parking_slots(self.slots)
+
+
+MAX_PARKING_SLOTS = 1000
+
+
+def parking_slots(text: str) -> tuple[str, ...]:
+    """The numbers ``first-last`` covers; ValueError that says what is wrong."""
+    text = text.strip()
+    if not text:
+        return ()
+    first, dash, last = (part.strip() for part in text.partition("-"))
+    last = last if dash else first
+    if not (first.isdigit() and last.isdigit() and len(first) == len(last)):
+        raise ValueError(
+            f"parking slots {text!r}: write first-last with numbers of one length, e.g. 701-720"
+        )
+    low, high = int(first), int(last)
+    if high < low or high - low >= MAX_PARKING_SLOTS:
+        raise ValueError(
+            f"parking slots {text!r}: first-last, first not above last, at most"
+            f" {MAX_PARKING_SLOTS} slots"
+        )
+    return tuple(f"{number:0{len(first)}d}" for number in range(low, high + 1))
+
+
 class Settings(BaseSettings):
     """All settings of one Ringfort node.
 
@@ -198,6 +245,7 @@ class Settings(BaseSettings):
     media: MediaSettings = MediaSettings()
     recording: RecordingSettings = RecordingSettings()
     moh: MusicOnHoldSettings = MusicOnHoldSettings()
+    parking: ParkingSettings = ParkingSettings()
 
     @property
     def recording_directory(self) -> Path:

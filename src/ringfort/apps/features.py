@@ -1,9 +1,12 @@
-"""Feature codes agents dial from their phones, looked up before the dial plan.
+"""Feature codes dialled from phones, looked up before the dial plan.
 
-``*45<queue>`` logs in or out, ``*46<queue>`` pauses or unpauses.
+``*45<queue>`` logs in or out, ``*46<queue>`` pauses or unpauses; a parking slot's
+number picks up the call parked there.
 """
 
 from __future__ import annotations
+
+from collections.abc import Container
 
 from ringfort.pbx.destination import Destination, DestinationKind, is_number
 from ringfort.pbx.ports import DialPlan
@@ -28,11 +31,13 @@ def split_feature(dialled: str) -> tuple[str, str] | None:
 class FeatureCodes:
     """The call core's DialPlan: feature codes first, then the configured numbers."""
 
-    def __init__(self, plan: DialPlan) -> None:
+    def __init__(self, plan: DialPlan, *, parking: Container[str] = ()) -> None:
         self._plan = plan
+        self._parking = parking
 
     async def resolve(self, number: str) -> Destination | None:
-        """A feature destination for a feature code, else what the dial plan says."""
-        if split_feature(number) is not None:
+        """A feature destination for a feature code or a parking slot, else what the dial
+        plan says."""
+        if split_feature(number) is not None or number in self._parking:
             return Destination(DestinationKind.FEATURE, number)
         return await self._plan.resolve(number)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from ringfort.apps.features import split_feature
 from ringfort.apps.ivr.menu import clips_for, run_menu
+from ringfort.apps.parking import ParkingLot, run_parking
 from ringfort.apps.ports import AppDirectory
 from ringfort.apps.queue.caller import run_queue
 from ringfort.apps.queue.centre import CallCentre
@@ -46,6 +47,7 @@ class Applications:
         language: str = "en",
         queues: QueueDirectory | None = None,
         centre: CallCentre | None = None,
+        parking: ParkingLot | None = None,
     ) -> None:
         self._directory = directory
         self._prompts = prompts
@@ -53,6 +55,7 @@ class Applications:
         self._language = language
         self._queues = queues
         self._centre = centre
+        self._parking = parking
 
     async def run(self, call: CallControl, destination: Destination) -> None:
         """Take ``call`` from ``destination`` on until it is connected or hung up.
@@ -81,6 +84,8 @@ class Applications:
         """Where a transfer to ``number`` goes; an unknown number is announced and ends here."""
         if await self._directory.extension_exists(number):
             return Destination(DestinationKind.EXTENSION, number), self._language
+        if self._parking is not None and number in self._parking:
+            return Destination(DestinationKind.FEATURE, number), self._language
         destination = await self._directory.resolve(number)
         if destination is not None:
             return destination, self._language
@@ -150,6 +155,13 @@ class Applications:
                 priority=destination.priority,
             )  # fmt: skip
             return None if after is None else (after, language)
+        if (
+            kind is DestinationKind.FEATURE
+            and self._parking is not None
+            and destination.target in self._parking
+        ):
+            await run_parking(call, self._parking, destination.target, self._prompts, language)
+            return None
         feature = split_feature(destination.target) if kind is DestinationKind.FEATURE else None
         if feature is not None and self._queues is not None and self._centre is not None:
             code, queue_number = feature

@@ -699,7 +699,7 @@ class B2bua:
             self._hang_up(call, by=HangupBy.SYSTEM, cause="incompatible")
             return
         self._set_caller_format(call, media_format)
-        if call.bridge is None:
+        if call.bridge is None and call.joined is None:
             self._listen_for_keys(call)
 
     def _listen_for_keys(self, call: Call) -> None:
@@ -727,11 +727,66 @@ class B2bua:
         result: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
         if call.ended:
             result.set_exception(CallGoneError(f"call {call.uniqueid} is over"))
-        elif call.dialling or call.bridge is not None:
+        elif call.dialling or call.bridge is not None or call.joined is not None:
             result.set_result(BridgeResult(False, 491, Disposition.FAILED, "busy-bridging"))
         else:
             self._spawn(self._connect(call, tuple(numbers), options, result))
         return result
+
+    def join_calls(self, call: Call, other: Call) -> asyncio.Future[BridgeResult]:
+        """Connect the callers of two applications' answered calls to each other
+        (ControlDriver).
+
+        Each caller keeps the media we answered it with; we relay between the two. If
+        their codecs differ, ``other``'s caller is first offered ``call``'s codec in a
+        re-INVITE (we do not transcode). When either call ends, the other is hung up.
+        """
+        result: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
+        if call.ended:
+            result.set_exception(CallGoneError(f"call {call.uniqueid} is over"))
+            return result
+        problem = _join_problem(call, other)
+        if problem is not None:
+            result.set_result(BridgeResult(False, problem[0], Disposition.FAILED, problem[1]))
+            return result
+        wanted, theirs = call.caller_format, other.caller_format
+        assert wanted is not None
+        assert theirs is not None
+        if wanted.codec == theirs.codec:
+            self._join_callers(call, other, result)
+            return result
+
+        def answered(status: int, answer: SessionDescription | None) -> None:
+            agreed = endpoint_format(answer) if answer is not None else None
+            if agreed is not None and 200 <= status < 300:
+                self._set_caller_format(other, agreed)
+            if result.done():
+                return
+            if call.ended:
+                result.set_exception(CallGoneError(f"call {call.uniqueid} is over"))
+            elif agreed is None or agreed.codec != wanted.codec or not 200 <= status < 300:
+                result.set_result(BridgeResult(False, 488, Disposition.FAILED, "incompatible"))
+            elif (again := _join_problem(call, other)) is not None:
+                result.set_result(BridgeResult(False, again[0], Disposition.FAILED, again[1]))
+            else:
+                self._join_callers(call, other, result)
+
+        self._reinvite(other.caller, wanted, answered)
+        return result
+
+    def _join_callers(self, call: Call, other: Call, result: asyncio.Future[BridgeResult]) -> None:
+        for one, two in ((call, other), (other, call)):
+            with contextlib.suppress(Exception):
+                self._media.stop_playing(one.caller.media)
+            # Keys pass to the other phone as they do in any conversation.
+            self._media.set_listener(one.caller.media, None)
+            one.joined = two
+        self._media.connect(call.caller.media, other.caller.media)
+        log.info("call %s (%s) joined to call %s (%s)", call.uniqueid, call.src,
+                 other.uniqueid, other.src)  # fmt: skip
+        result.set_result(
+            BridgeResult(True, 200, Disposition.ANSWERED, "answered", other.src, other.uniqueid)
+        )
 
     async def _connect(
         self,
@@ -1776,6 +1831,11 @@ class B2bua:
             hangup_by.value,
         )
         self._spawn(self._release(call.caller.media, call.callee.media))
+        joined, call.joined = call.joined, None
+        if joined is not None:
+            # The conversation is over for the caller it was joined to as well.
+            joined.joined = None
+            self._hang_up(joined, by=HangupBy.CALLEE, cause="normal")
 
     def _publish_ended(
         self,
@@ -1947,6 +2007,20 @@ def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None
     if recorded is None or recorded[0] != uniqueid:
         return None
     return recorded[1]
+
+
+def _join_problem(call: Call, other: Call) -> tuple[int, str] | None:
+    """Why two applications' calls cannot be joined now: (status, cause), or None."""
+    if other is call:
+        return 400, "same-call"
+    if other.ended:
+        return 480, "gone"
+    for one in (call, other):
+        if one.app is None or not one.answered or one.caller_format is None:
+            return 409, "not-answered"
+        if one.dialling or one.bridge is not None or one.joined is not None:
+            return 491, "busy-bridging"
+    return None
 
 
 def _consultable(call: Call) -> bool:

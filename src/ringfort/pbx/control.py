@@ -150,6 +150,10 @@ class ControlDriver(Protocol):
         """End the call: BYE when answered, ``status`` to the caller when not."""
         ...
 
+    def join_calls(self, call: Call, other: Call) -> asyncio.Future[BridgeResult]:
+        """Connect the callers of two answered calls owned by applications."""
+        ...
+
 
 class CallControl:
     """An application's handle on the caller's leg of a call routed to it."""
@@ -178,6 +182,8 @@ class CallControl:
         self._watching_bridge = 0
         self.bridged = False
         """Set once the caller is connected to another party; the application is done then."""
+        self.bridged_to: str | None = None
+        """The number of the party the caller was last connected to (by `bridge`)."""
 
     # -- who is calling ---------------------------------------------------------------------------
 
@@ -356,13 +362,21 @@ class CallControl:
 
     async def bridge(
         self,
-        number: str | Sequence[str],
+        number: str | Sequence[str] | CallControl,
         *,
         ring_timeout: float | None = None,
         ringback: bool = True,
         record: bool = False,
     ) -> BridgeResult:
-        """Ring extension ``number`` (or several at once) and connect the caller when one answers.
+        """Ring extension ``number`` (or several at once) and connect the caller when one answers;
+        or, given another application's `CallControl`, connect the two callers.
+
+        Two callers (both calls answered) are connected at once: what each hears
+        stops, their keys go to each other rather than to the applications, and both
+        are `bridged`. When either hangs up, the other call ends too. It fails (not
+        ``answered``, the calls unchanged) if the other call is over (480), not answered
+        (409), or already connected to someone (491), or if the callers' phones share no
+        codec (488). The ring options do not apply.
 
         Before the call is answered, this is an ordinary call from the caller to
         ``number`` (its ringing, answer or failure reach the caller, and a failure ends
@@ -373,6 +387,8 @@ class CallControl:
         ``record`` records the conversation whatever the recording rules say.
         """
         self._check()
+        if isinstance(number, CallControl):
+            return await self._join(number)
         numbers = (number,) if isinstance(number, str) else tuple(number)
         if not numbers:
             raise ValueError("bridge needs at least one number")
@@ -382,6 +398,14 @@ class CallControl:
         result = await self._until(self._driver.bridge_call(self._call, numbers, options))
         if result.answered:
             self.bridged = True
+            self.bridged_to = result.number
+        return result
+
+    async def _join(self, other: CallControl) -> BridgeResult:
+        result = await self._until(self._driver.join_calls(self._call, other._call))
+        if result.answered:
+            self.bridged = other.bridged = True
+            self.bridged_to, other.bridged_to = other.caller, self.caller
         return result
 
     async def record(

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ringfort.disposition import Disposition
+from ringfort.disposition import Disposition, HangupBy
 from ringfort.pbx.call import Call, Leg, Side
 from ringfort.pbx.control import BridgeOptions, BridgeResult, CallControl, CallGoneError
 
@@ -43,6 +43,7 @@ class Driver:
         self.answered = 0
         self.hangups: list[tuple[str, int]] = []
         self.bridges: list[str] = []
+        self.joins: list[tuple[str, str]] = []
         self.result: asyncio.Future[BridgeResult] | None = None
 
     def answer_call(self, call: Call) -> None:
@@ -59,6 +60,11 @@ class Driver:
 
     def hang_up_call(self, call: Call, cause: str, status: int) -> None:
         self.hangups.append((cause, status))
+
+    def join_calls(self, call: Call, other: Call) -> asyncio.Future[BridgeResult]:
+        self.joins.append((call.uniqueid, other.uniqueid))
+        self.result = asyncio.get_running_loop().create_future()
+        return self.result
 
 
 def make_call() -> Call:
@@ -154,6 +160,41 @@ async def test_answer_once_and_bridge_result_marks_bridged(parts: Any) -> None:
     driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
     assert (await task).answered
     assert control.bridged
+
+
+async def test_bridging_to_another_call_joins_the_two_callers(parts: Any) -> None:
+    control, player, driver = parts
+    other_call = make_call()
+    other_call.uniqueid, other_call.src = "u-2", "102"
+    other = CallControl(other_call, driver, player)
+    task = asyncio.create_task(control.bridge(other))
+    await asyncio.sleep(0)
+    assert driver.joins == [("u-1", "u-2")]
+    driver.result.set_result(
+        BridgeResult(True, 200, Disposition.ANSWERED, "answered", "102", "u-2")
+    )
+    assert (await task).answered
+    assert (control.bridged, other.bridged) == (True, True)
+    assert (control.bridged_to, other.bridged_to) == ("102", "101")
+
+
+async def test_a_join_that_fails_leaves_both_calls_as_they_were(parts: Any) -> None:
+    control, player, driver = parts
+    other = CallControl(make_call(), driver, player)
+    task = asyncio.create_task(control.bridge(other))
+    await asyncio.sleep(0)
+    driver.result.set_result(BridgeResult(False, 488, Disposition.FAILED, "incompatible"))
+    assert not (await task).answered
+    assert (control.bridged, other.bridged) == (False, False)
+
+
+async def test_a_caller_who_hangs_up_while_joining_raises_call_gone(parts: Any) -> None:
+    control, player, driver = parts
+    task = asyncio.create_task(control.bridge(CallControl(make_call(), driver, player)))
+    await asyncio.sleep(0)
+    control.ended(HangupBy.CALLER)
+    with pytest.raises(CallGoneError):
+        await task
 
 
 async def test_hangup_asks_the_driver_unless_gone(parts: Any) -> None:
