@@ -1,5 +1,5 @@
 """Parking and picking up through the call-control interface (the lot's own rules are in
-tests/unit/apps/test_parking.py; real phones in tests/integration/test_parking.py)."""
+tests/unit/apps/test_parking_lot.py; real phones in tests/integration/test_parking.py)."""
 
 from __future__ import annotations
 
