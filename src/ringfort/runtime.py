@@ -26,6 +26,7 @@ from ringfort.apps.parking import ParkingLot
 from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.apps.queue.phones import PhoneActivity
+from ringfort.apps.voicemail import MessageLimits
 from ringfort.bus import EventBus
 from ringfort.clock import local_zone
 from ringfort.errors import RingfortError
@@ -52,6 +53,7 @@ from ringfort.services.recording_rules import RecordingRuleService
 from ringfort.services.recordings import RecordingJanitor, RecordingService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
+from ringfort.services.voicemail import VoicemailService
 from ringfort.settings import Settings
 from ringfort.sip.auth import Algorithm, DigestAuthenticator, NonceService
 from ringfort.sip.transaction import TransactionLayer
@@ -187,6 +189,13 @@ class Node:
         queues = QueueDirectoryService(db=self.db)
         self.centre = CallCentre(queues, self.bus, self.phones, zone=local_zone())
         self.parking = ParkingLot(settings.parking.numbers, timeout=settings.parking.timeout)
+        voicemail = settings.voicemail
+        self.voicemail = VoicemailService(self.db, settings.voicemail_directory)
+        message_limits = MessageLimits(
+            max_seconds=voicemail.max_message_seconds,
+            silence_seconds=voicemail.silence_seconds,
+            min_seconds=voicemail.min_message_seconds,
+        )
         await self.centre.start()
         self.calls = B2bua(
             sender=self.stack,
@@ -203,8 +212,15 @@ class Node:
             media_address=settings.media.address,
             dial_plan=FeatureCodes(dial_plan, parking=self.parking),
             launcher=Applications(
-                dial_plan, prompts, queues=queues, centre=self.centre, parking=self.parking
+                dial_plan,
+                prompts,
+                queues=queues,
+                centre=self.centre,
+                parking=self.parking,
+                voicemail=self.voicemail,
+                message_limits=message_limits,
             ),
+            voicemail=voicemail.enabled,
             inband_dtmf=calls.inband_dtmf,
             recorder=CallRecorder(
                 media=self.media,

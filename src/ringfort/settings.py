@@ -175,14 +175,29 @@ class HttpSettings(_Listener):
     enabled: bool = True
 
 
+class VoicemailSettings(BaseModel):
+    """Voicemail: where messages go and what a message may be."""
+
+    enabled: bool = True
+    """A call to an extension that is busy, does not answer in ``calls.ring_timeout`` or
+    has no phone registered goes to the extension's mailbox."""
+    directory: Path | None = None
+    """Where messages are kept; default ``<data_dir>/voicemail``."""
+    max_message_seconds: Annotated[float, Field(gt=0)] = 180.0
+    silence_seconds: Annotated[float, Field(gt=0)] = 10.0
+    """A message ends after this long without sound."""
+    min_message_seconds: Annotated[float, Field(ge=0)] = 1.0
+    """Shorter messages are dropped (a caller who hung up at the beep)."""
+
+
 class ParkingSettings(BaseModel):
     """Call parking: numbers a call is parked at and picked up from."""
 
     slots: str = "701-720"
     """The parking slots, ``first-last`` (numbers of one length, at most 1000), or empty for
     no parking. A phone transfers its caller to a slot to park them; any phone dials the
-    slot to pick them up. Extensions, menus and queues should not use these numbers: an
-    extension with a slot's number wins over the slot."""
+    slot to pick them up. Extensions, menus, queues and time conditions should not use
+    these numbers: one that does keeps its number, and that slot is out of use."""
     timeout: Annotated[float, Field(gt=0)] = 300.0
     """Seconds a call stays parked before it rings the phone that parked it again (and,
     unanswered there, is told goodbye)."""
@@ -246,11 +261,17 @@ class Settings(BaseSettings):
     recording: RecordingSettings = RecordingSettings()
     moh: MusicOnHoldSettings = MusicOnHoldSettings()
     parking: ParkingSettings = ParkingSettings()
+    voicemail: VoicemailSettings = VoicemailSettings()
 
     @property
     def recording_directory(self) -> Path:
         """Where call recordings are written."""
         return self.recording.directory or self.data_dir / "recordings"
+
+    @property
+    def voicemail_directory(self) -> Path:
+        """Where voicemail messages are kept."""
+        return self.voicemail.directory or self.data_dir / "voicemail"
 
     @property
     def moh_directory(self) -> Path:

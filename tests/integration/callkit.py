@@ -82,6 +82,19 @@ def call_server(
     return CallServer(server, ports)
 
 
+def one_agent_queue(
+    factory: ServerFactory, agent_phone: str, others: list[str], *, name: str
+) -> CallServer:
+    """A server whose queue ``help`` (number 510, ring 10 s, no wrap-up) has one agent,
+    11 (Gleb), logged in at ``agent_phone``; ``others`` are further extensions."""
+    setup = call_server(factory, [agent_phone, *others], name=name, size=40, media__rtp_timeout="0")
+    cli = setup.server.cli
+    cli("queue", "add", "help", "--number", "510", "--ring-timeout", "10", "--wrapup", "0")
+    cli("agent", "add", "--number", "11", "--name", "Gleb", "--pin", "1111")
+    cli("queue", "add-agent", "help", "--agent", "11", "--phone", agent_phone)
+    return setup
+
+
 # --------------------------------------------------------------------------- peers
 
 

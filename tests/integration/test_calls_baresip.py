@@ -154,6 +154,28 @@ def tone_phone(
     )
 
 
+def extension_phone(
+    factory: BaresipFactory,
+    server: RingfortServer,
+    number: str,
+    *,
+    source_wav: Path,
+    name: str | None = None,
+    answermode: str = "manual",
+) -> Baresip:
+    """A tone phone registered at ``server`` as extension ``number`` (PCMA only), once the
+    server has its registration."""
+    password = extensions(number)[0].password
+    account = (
+        f"<sip:{number}@{server.sip_address}>;auth_user={number};auth_pass={password}"
+        f";regint=60;answermode={answermode};audio_codecs=PCMA/8000/1"
+    )
+    phone = tone_phone(factory, name or f"phone-{number}", source_wav=source_wav, account=account)
+    wait_until(phone.is_registered, timeout=5, what=f"{number} registered")
+    server.wait_for_registration(number, timeout=3, via="http")
+    return phone
+
+
 def control(phone: Baresip) -> BaresipCtl:
     """The phone's control connection (it exists while the phone runs)."""
     assert phone.ctl is not None, f"{phone.name} is not running"

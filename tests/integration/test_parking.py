@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from callkit import CallServer, call_server, start_callee, the_cdr
-from harness import BaresipFactory, ServerFactory, extensions
+from callkit import CallServer, one_agent_queue, start_callee, the_cdr
+from harness import BaresipFactory, ServerFactory
 from peers import Baresip, RingfortServer, Sipp, wait_until
 from test_calls_baresip import (
     CALLEE_TONE_HZ,
@@ -25,10 +25,10 @@ from test_calls_baresip import (
     TALK_SECONDS,
     control,
     diagnostics,
+    extension_phone,
     next_event,
     read_wav,
     received_recording,
-    tone_phone,
     tone_seconds,
     write_tone_wav,
 )
@@ -42,31 +42,13 @@ SLOT = "701"
 def phone(
     factory: BaresipFactory, server: RingfortServer, tmp_path: Path, number: str, hz: float
 ) -> Baresip:
-    password = extensions(number)[0].password
-    account = (
-        f"<sip:{number}@{server.sip_address}>;auth_user={number};auth_pass={password}"
-        f";regint=60;answermode=manual;audio_codecs=PCMA/8000/1"
-    )
-    found = tone_phone(
-        factory, f"phone-{number}", source_wav=write_tone_wav(tmp_path / f"{number}.wav", hz),
-        account=account,
-    )  # fmt: skip
-    wait_until(found.is_registered, timeout=5, what=f"{number} registered")
-    server.wait_for_registration(number, timeout=3, via="http")
-    return found
+    tone = write_tone_wav(tmp_path / f"{number}.wav", hz)
+    return extension_phone(factory, server, number, source_wav=tone)
 
 
 @pytest.fixture
 def office(ringfort_factory: ServerFactory) -> CallServer:
-    setup = call_server(
-        ringfort_factory, [AGENT, COLLEAGUE, CALLER], name="parking", size=40,
-        media__rtp_timeout="0",
-    )  # fmt: skip
-    cli = setup.server.cli
-    cli("queue", "add", "help", "--number", "510", "--ring-timeout", "10", "--wrapup", "0")
-    cli("agent", "add", "--number", "11", "--name", "Gleb", "--pin", "1111")
-    cli("queue", "add-agent", "help", "--agent", "11", "--phone", AGENT)
-    return setup
+    return one_agent_queue(ringfort_factory, AGENT, [COLLEAGUE, CALLER], name="parking")
 
 
 def test_a_parked_caller_is_picked_up_by_dialling_the_slot(

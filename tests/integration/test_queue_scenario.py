@@ -27,9 +27,15 @@ from typing import Any
 
 import pytest
 from callkit import CallServer, call_server, start_caller
-from harness import BaresipFactory, ServerFactory, extensions
+from harness import BaresipFactory, ServerFactory
 from peers import Baresip, RingfortServer, Sipp, SippRun, wait_until
-from test_calls_baresip import control, diagnostics, next_event, tone_phone, write_tone_wav
+from test_calls_baresip import (
+    control,
+    diagnostics,
+    extension_phone,
+    next_event,
+    write_tone_wav,
+)
 
 pytestmark = pytest.mark.peers
 
@@ -55,16 +61,10 @@ def events_of(rows: list[tuple[str, str, str, str, tuple[str, ...]]], *names: st
 def agent_phone(
     factory: BaresipFactory, server: RingfortServer, tmp_path: Path, number: str, answermode: str
 ) -> Baresip:
-    password = extensions(number)[0].password
-    account = (
-        f"<sip:{number}@{server.sip_address}>;auth_user={number};auth_pass={password}"
-        f";regint=60;answermode={answermode};audio_codecs=PCMA/8000/1"
-    )
     tone = write_tone_wav(tmp_path / f"{number}.wav", 600.0 + int(number[-1]) * 100)
-    phone = tone_phone(factory, f"agent-{number}", source_wav=tone, account=account)
-    wait_until(phone.is_registered, timeout=5, what=f"{number} registered")
-    server.wait_for_registration(number, timeout=3, via="http")
-    return phone
+    return extension_phone(
+        factory, server, number, source_wav=tone, name=f"agent-{number}", answermode=answermode
+    )
 
 
 def feature_call(phone: Baresip, server: RingfortServer, code: str, keys: str | None) -> None:

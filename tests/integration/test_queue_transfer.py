@@ -19,8 +19,8 @@ import pytest
 from callkit import (
     CallServer,
     audio_of,
-    call_server,
     finish,
+    one_agent_queue,
     requests_received,
     start_callee,
     start_caller,
@@ -44,15 +44,31 @@ def queue_log(server: RingfortServer) -> list[tuple[str, str, tuple[str, ...]]]:
 
 @pytest.fixture
 def helpdesk(ringfort_factory: ServerFactory) -> CallServer:
-    setup = call_server(
-        ringfort_factory, [AGENT, TARGET, CALLER], name="transfer", size=40,
-        media__rtp_timeout="0",
-    )  # fmt: skip
-    cli = setup.server.cli
-    cli("queue", "add", "help", "--number", "510", "--ring-timeout", "10", "--wrapup", "0")
-    cli("agent", "add", "--number", "11", "--name", "Gleb", "--pin", "1111")
-    cli("queue", "add-agent", "help", "--agent", "11", "--phone", AGENT)
-    return setup
+    return one_agent_queue(ringfort_factory, AGENT, [TARGET, CALLER], name="transfer")
+
+
+def logged_transfer(server: RingfortServer, event: str) -> tuple[str, ...]:
+    """The data of the queue log's transfer ``event``, once the log is as a transfer leaves
+    it: the caller entered, agent 11 answered and transferred."""
+    wait_until(
+        lambda: any(e == event for _, e, _ in queue_log(server)),
+        timeout=5,
+        what="the transfer in the queue log",
+    )
+    rows = queue_log(server)
+    assert [(a, e) for a, e, _ in rows if e != "ADDMEMBER"] == [
+        ("NONE", "ENTERQUEUE"),
+        ("11", "CONNECT"),
+        ("11", event),
+    ], rows
+    return next(data for _, e, data in rows if e == event)
+
+
+def the_answered_report(server: RingfortServer) -> list[tuple[str, str, str]]:
+    answered = json.loads(
+        server.cli("report", "answered", "--tz", "UTC", "--format", "json").stdout
+    )["rows"]
+    return [(r["agent"], r["caller"], r["ended_by"]) for r in answered]
 
 
 def test_an_agent_transfers_the_caller_to_another_extension(
@@ -75,18 +91,7 @@ def test_an_agent_transfers_the_caller_to_another_extension(
     assert notify[0].header("Event") == ["refer"]
     assert "SIP/2.0 200 OK" in notify[0].text
 
-    wait_until(
-        lambda: any(event == "BLINDTRANSFER" for _, event, _ in queue_log(server)),
-        timeout=5,
-        what="the transfer in the queue log",
-    )
-    rows = queue_log(server)
-    assert [(a, e) for a, e, _ in rows if e != "ADDMEMBER"] == [
-        ("NONE", "ENTERQUEUE"),
-        ("11", "CONNECT"),
-        ("11", "BLINDTRANSFER"),
-    ], rows
-    transfer = next(data for _, e, data in rows if e == "BLINDTRANSFER")
+    transfer = logged_transfer(server, "BLINDTRANSFER")
     assert transfer[:2] == (TARGET, "default")
     assert 0 <= int(transfer[2]) <= 2  # the caller's wait
     assert 1 <= int(transfer[3]) <= 2  # the agent talked about a second before transferring
@@ -98,12 +103,7 @@ def test_an_agent_transfers_the_caller_to_another_extension(
     assert (to_target["disposition"], to_target["hangup_by"]) == ("ANSWERED", "caller")
     assert 2 <= int(to_target["billsec"]) <= 6
 
-    answered = json.loads(
-        server.cli("report", "answered", "--tz", "UTC", "--format", "json").stdout
-    )["rows"]
-    assert [(r["agent"], r["caller"], r["ended_by"]) for r in answered] == [
-        ("11", CALLER, "transfer")
-    ]
+    assert the_answered_report(server) == [("11", CALLER, "transfer")]
 
 
 def test_an_agent_joins_the_caller_to_someone_they_consulted(
@@ -154,18 +154,7 @@ def test_an_agent_joins_the_caller_to_someone_they_consulted(
     assert audio_of(resume).direction == "sendrecv"
     assert audio_of(resume).port == audio_of(hold).port
 
-    wait_until(
-        lambda: any(event == "ATTENDEDTRANSFER" for _, event, _ in queue_log(server)),
-        timeout=5,
-        what="the transfer in the queue log",
-    )
-    rows = queue_log(server)
-    assert [(a, e) for a, e, _ in rows if e != "ADDMEMBER"] == [
-        ("NONE", "ENTERQUEUE"),
-        ("11", "CONNECT"),
-        ("11", "ATTENDEDTRANSFER"),
-    ], rows
-    transfer = next(data for _, e, data in rows if e == "ATTENDEDTRANSFER")
+    transfer = logged_transfer(server, "ATTENDEDTRANSFER")
     assert transfer[0] == "BRIDGE"
     assert 0 <= int(transfer[2]) <= 2  # the caller's wait
     assert int(transfer[3]) >= 1  # the agent's talk, hold and consultation included
@@ -181,9 +170,4 @@ def test_an_agent_joins_the_caller_to_someone_they_consulted(
     assert to_target["linkedid"] == to_agent["linkedid"]
     assert 2 <= int(to_target["billsec"]) <= 5
 
-    answered = json.loads(
-        server.cli("report", "answered", "--tz", "UTC", "--format", "json").stdout
-    )["rows"]
-    assert [(r["agent"], r["caller"], r["ended_by"]) for r in answered] == [
-        ("11", CALLER, "transfer")
-    ]
+    assert the_answered_report(server) == [("11", CALLER, "transfer")]

@@ -36,8 +36,12 @@ class FeatureCodes:
         self._parking = parking
 
     async def resolve(self, number: str) -> Destination | None:
-        """A feature destination for a feature code or a parking slot, else what the dial
-        plan says."""
-        if split_feature(number) is not None or number in self._parking:
+        """A feature destination for a feature code; else what the dial plan says; else a
+        parking slot. A menu, queue or time condition given a slot's number keeps it: what
+        was configured wins over the lot's default range."""
+        if split_feature(number) is not None:
             return Destination(DestinationKind.FEATURE, number)
-        return await self._plan.resolve(number)
+        destination = await self._plan.resolve(number)
+        if destination is None and number in self._parking:
+            return Destination(DestinationKind.FEATURE, number)
+        return destination

@@ -15,6 +15,7 @@ from ringfort.apps.queue.caller import run_queue
 from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.login import run_feature
 from ringfort.apps.queue.ports import QueueDirectory
+from ringfort.apps.voicemail import MessageLimits, MessageStore, leave_message
 from ringfort.media.prompts import PromptLibrary
 from ringfort.pbx.control import CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
@@ -48,6 +49,8 @@ class Applications:
         queues: QueueDirectory | None = None,
         centre: CallCentre | None = None,
         parking: ParkingLot | None = None,
+        voicemail: MessageStore | None = None,
+        message_limits: MessageLimits | None = None,
     ) -> None:
         self._directory = directory
         self._prompts = prompts
@@ -56,6 +59,8 @@ class Applications:
         self._queues = queues
         self._centre = centre
         self._parking = parking
+        self._voicemail = voicemail
+        self._message_limits = message_limits or MessageLimits()
 
     async def run(self, call: CallControl, destination: Destination) -> None:
         """Take ``call`` from ``destination`` on until it is connected or hung up.
@@ -84,11 +89,11 @@ class Applications:
         """Where a transfer to ``number`` goes; an unknown number is announced and ends here."""
         if await self._directory.extension_exists(number):
             return Destination(DestinationKind.EXTENSION, number), self._language
-        if self._parking is not None and number in self._parking:
-            return Destination(DestinationKind.FEATURE, number), self._language
         destination = await self._directory.resolve(number)
         if destination is not None:
             return destination, self._language
+        if self._parking is not None and number in self._parking:
+            return Destination(DestinationKind.FEATURE, number), self._language
         log.warning("call %s: transfer to %s, which is nobody's number", call.uniqueid, number)
         if call.answered and not call.gone:
             await call.play(clips_for(self._prompts, ("not-available", "goodbye"), self._language))
@@ -127,6 +132,12 @@ class Applications:
                 return None
             # Stay with the call while it is bridged: the extension may transfer it on.
             return await self._follow_bridge(call)
+        if kind is DestinationKind.VOICEMAIL and self._voicemail is not None:
+            await leave_message(
+                call, destination.target, busy=destination.busy, store=self._voicemail,
+                prompts=self._prompts, language=language, limits=self._message_limits,
+            )  # fmt: skip
+            return None
         if kind is DestinationKind.HANGUP:
             if call.answered:
                 await call.play(clips_for(self._prompts, ("goodbye",), language))

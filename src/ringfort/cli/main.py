@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ringfort.cli import cdr, extension, ivr, queue, recording, report, timecond
+from ringfort.cli import cdr, extension, ivr, queue, recording, report, timecond, voicemail
 from ringfort.cli.output import EXIT_FAILURE, fail, print_json, print_table, to_record
 from ringfort.cli.state import CliState, run_with_database, state_of
 from ringfort.errors import RingfortError
@@ -35,6 +35,7 @@ app.add_typer(recording.app, name="recording")
 app.add_typer(queue.app, name="queue")
 app.add_typer(queue.agent_app, name="agent")
 app.add_typer(report.app, name="report")
+app.add_typer(voicemail.app, name="voicemail")
 
 
 @app.callback()

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -94,6 +95,8 @@ class Extension(Base):
     # Kept in the clear: digest authentication with both MD5 and SHA-256
     # (RFC 8760) needs the password itself, or one HA1 per algorithm and realm.
     voicemail_pin: Mapped[str | None] = mapped_column(String(16))
+    voicemail_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Calls to the extension that are busy or not answered go to its mailbox."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -458,3 +461,31 @@ class QueueLogEntry(Base):
     data3: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
     data4: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
     data5: Mapped[str] = mapped_column(String(QUEUE_LOG_FIELD_LENGTH), default="")
+
+
+VOICEMAIL_FOLDERS = ("INBOX", "Old")
+"""New messages, and messages listened to (Asterisk's folder names)."""
+
+
+class VoicemailMessage(Base):
+    """A message left in a mailbox: its audio is a WAV file under the voicemail directory."""
+
+    __tablename__ = "voicemail_messages"
+    __table_args__ = (
+        CheckConstraint("folder IN ('INBOX', 'Old')", name="folder"),
+        CheckConstraint("seconds >= 0", name="seconds"),
+        Index(None, "mailbox", "folder", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mailbox: Mapped[str] = mapped_column(String(15))
+    """The extension number whose mailbox it is."""
+    folder: Mapped[str] = mapped_column(String(8), default="INBOX")
+    caller: Mapped[str] = mapped_column(String(CDR_PARTY_LENGTH))
+    clid: Mapped[str] = mapped_column(String(CDR_CLID_LENGTH))
+    received_at: Mapped[datetime]
+    seconds: Mapped[float] = mapped_column(Float)
+    path: Mapped[str] = mapped_column(String(255), unique=True)
+    """The WAV file, relative to the voicemail directory."""
+    uniqueid: Mapped[str] = mapped_column(String(CDR_ID_LENGTH))
+    """The call it was left in (the CDR row's ``uniqueid``)."""

@@ -60,7 +60,7 @@ from ringfort.pbx.control import (
     CallGoneError,
     Transfer,
 )
-from ringfort.pbx.destination import Destination
+from ringfort.pbx.destination import Destination, DestinationKind
 from ringfort.pbx.dtmf_info import digits_of_info
 from ringfort.pbx.location import LocationService, contact_target, target_of
 from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory, MusicSource
@@ -179,6 +179,7 @@ class B2bua:
         inband_dtmf: bool = False,
         music: MusicSource | None = None,
         music_on_hold: bool = True,
+        voicemail: bool = False,
     ) -> None:
         self._sender = sender
         self._authorizer = authorizer
@@ -196,6 +197,7 @@ class B2bua:
         self._inband_dtmf = inband_dtmf
         self._music = music
         self._music_on_hold = music_on_hold and music is not None
+        self._voicemail = voicemail and launcher is not None
         self._sequence = itertools.count(1)
         # Asterisk's uniqueid is "[systemname-]epoch.sequence"; the sequence restarts with
         # the process, so a per-process name keeps ids unique across restarts and nodes.
@@ -420,13 +422,18 @@ class B2bua:
             refused(404, "Not Found")
             return
         destination: Destination | None = None
-        if await self._directory.credentials(target) is None:
+        callee = await self._directory.credentials(target)
+        if callee is None:
             if self._dial_plan is not None and self._launcher is not None:
                 destination = await self._dial_plan.resolve(target)
             if destination is None:
                 refused(404, "Not Found")
                 return
         reachable = self._reachable_bindings(target) if destination is None else []
+        voicemail = self._voicemail and callee is not None and callee.voicemail
+        if voicemail and not reachable:
+            # No phone to ring: straight to the mailbox.
+            destination = Destination(DestinationKind.VOICEMAIL, target)
         problem: tuple[int, str] | None = None
         offer: SessionDescription | None = None
         if destination is None and not reachable:
@@ -461,6 +468,7 @@ class B2bua:
             return
         call.counted = counted
         call.record = record
+        call.voicemail = voicemail
         if offer is not None:
             self._take_remote(call.caller, offer)
         self._reply(handle, make_response(request, 100))
@@ -1518,6 +1526,15 @@ class B2bua:
         if call.bridge is not None:
             self._bridge_failed(call, outcome)
             return
+        if call.voicemail and call.app is None and outcome.cause in _TO_VOICEMAIL:
+            # The caller is not told: the call goes on to the callee's mailbox.
+            self._cancel_ring_timer(call)
+            self._cancel_forks(call)
+            call.forks = []
+            busy = outcome.cause in ("busy", "declined")
+            log.info("call %s: %s %s; to voicemail", call.uniqueid, call.dst, outcome.cause)
+            self._start_app(call, Destination(DestinationKind.VOICEMAIL, call.dst, busy=busy))
+            return
         reason = "No Answer" if outcome.cause == "no-answer" else None
         self._respond_to_caller(call, outcome.status, reason=reason)
         self._cancel_forks(call)
@@ -2007,6 +2024,10 @@ def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None
     if recorded is None or recorded[0] != uniqueid:
         return None
     return recorded[1]
+
+
+_TO_VOICEMAIL = frozenset({"busy", "declined", "no-answer", "unavailable"})
+"""Why a call to an extension failed, when its mailbox takes the call instead."""
 
 
 def _join_problem(call: Call, other: Call) -> tuple[int, str] | None:

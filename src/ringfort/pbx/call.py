@@ -189,6 +189,8 @@ class Call:
     """The recording in progress (by rule or the toggle key)."""
     hold_music: bool = False
     """Whether the party put on hold hears our music now."""
+    voicemail: bool = False
+    """A call to an extension with a mailbox: busy or unanswered, it goes to voicemail."""
     joined: Call | None = None
     """Another application's call whose caller this call's caller talks to (see
     `CallControl.bridge` with a call): each call's media is ours, relayed between them."""

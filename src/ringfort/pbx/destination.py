@@ -31,7 +31,7 @@ NUMBER_PATTERN = re.compile(r"[0-9]{1,20}")
 MAX_PRIORITY = 100
 """The highest caller priority a queue destination may give."""
 
-PLANNED_KINDS = ("voicemail", "external")
+PLANNED_KINDS = ("external",)
 """Kinds that will exist; parsing them says so rather than calling them unknown."""
 
 
@@ -58,6 +58,8 @@ class DestinationKind(enum.StrEnum):
     """The target is a queue name."""
     HANGUP = "hangup"
     """No target: say goodbye and hang up."""
+    VOICEMAIL = "voicemail"
+    """The target is a mailbox (an extension number): the caller leaves a message."""
     FEATURE = "feature"
     """A feature code the caller dialled (``*45500``, agent login); never configured."""
 
@@ -67,6 +69,7 @@ _EXAMPLES = {
     DestinationKind.IVR: "ivr:main",
     DestinationKind.TIMECOND: "timecond:office-hours",
     DestinationKind.QUEUE: "queue:support",
+    DestinationKind.VOICEMAIL: "voicemail:101",
     DestinationKind.HANGUP: "hangup",
 }
 
@@ -81,6 +84,8 @@ class Destination:
     """An extension number or a name; empty for ``hangup``."""
     priority: int = 0
     """For a queue: callers sent this way wait ahead of those with a lower priority."""
+    busy: bool = False
+    """For a mailbox: the extension was busy (the caller hears so); never configured."""
 
     @classmethod
     def parse(cls, text: str) -> Destination:
@@ -121,7 +126,7 @@ class Destination:
             target, _, option = target.partition(";")
             priority = _priority(text, option.strip())
             target = target.strip()
-        if kind is DestinationKind.EXTENSION:
+        if kind in (DestinationKind.EXTENSION, DestinationKind.VOICEMAIL):
             if not is_number(target):
                 raise ValueError(
                     f"{text!r}: {target!r} is not an extension number (digits only),"
@@ -160,6 +165,7 @@ _WHAT = {
     DestinationKind.IVR: "a menu name",
     DestinationKind.TIMECOND: "a time-condition name",
     DestinationKind.QUEUE: "a queue name",
+    DestinationKind.VOICEMAIL: "a mailbox (extension) number",
 }
 
 

@@ -45,6 +45,8 @@ class Credentials:
     password: str
     name: str = ""
     """The extension's display name: the caller ID name of its calls."""
+    voicemail: bool = False
+    """Calls to it that are busy or not answered go to its mailbox."""
 
 
 @dataclass(frozen=True, slots=True)

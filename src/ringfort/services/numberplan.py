@@ -38,6 +38,7 @@ _KIND_OF_DESTINATION = {
     DestinationKind.IVR: PLAN_MENU,
     DestinationKind.TIMECOND: PLAN_TIME_CONDITION,
     DestinationKind.QUEUE: PLAN_QUEUE,
+    DestinationKind.VOICEMAIL: PLAN_EXTENSION,
 }
 
 

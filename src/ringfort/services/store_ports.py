@@ -92,7 +92,9 @@ class SqlExtensionDirectory:
         self, repository: ExtensionRepository, stamp: tuple[int, datetime | None]
     ) -> int:
         passwords = await repository.passwords()
-        self._snapshot = {n: Credentials(n, pw, name) for n, (pw, name) in passwords.items()}
+        self._snapshot = {
+            n: Credentials(n, pw, name, voicemail) for n, (pw, name, voicemail) in passwords.items()
+        }
         self._stamp = stamp
         self._checked_at = self._monotonic()
         return len(passwords)
@@ -148,7 +150,9 @@ class SqlExtensionDirectory:
         found = (
             None
             if extension is None
-            else Credentials(number, extension.sip_password, extension.name)
+            else Credentials(
+                number, extension.sip_password, extension.name, extension.voicemail_enabled
+            )
         )
         if generation == self._generation:
             self._remember(number, found)

@@ -99,12 +99,14 @@ def test_a_slot_range_that_is_not_one_is_refused(text: str) -> None:
 
 class Plan:
     async def resolve(self, number: str) -> Destination | None:
-        return Destination(DestinationKind.IVR, "main") if number == "800" else None
+        return Destination(DestinationKind.IVR, "main") if number in ("800", "701") else None
 
 
-async def test_a_slot_number_is_a_feature_before_the_dial_plan() -> None:
+async def test_a_slot_number_is_a_feature_unless_the_dial_plan_uses_it() -> None:
     codes: Any = FeatureCodes(Plan(), parking=lot())
     assert await codes.resolve("702") == Destination(DestinationKind.FEATURE, "702")
     assert await codes.resolve("*45500") == Destination(DestinationKind.FEATURE, "*45500")
     assert await codes.resolve("800") == Destination(DestinationKind.IVR, "main")
+    # A menu numbered 701 keeps its number: the slot is shadowed.
+    assert await codes.resolve("701") == Destination(DestinationKind.IVR, "main")
     assert await codes.resolve("704") is None

@@ -28,6 +28,7 @@ from ringfort.pbx.destination import Destination, DestinationKind, is_name, is_n
             "queue:support;priority=5",
         ),
         ("queue:vip;priority=0", Destination(DestinationKind.QUEUE, "vip"), "queue:vip"),
+        ("voicemail:101", Destination(DestinationKind.VOICEMAIL, "101"), "voicemail:101"),
     ],
 )
 def test_destinations_parse_and_write_back_in_one_form(
@@ -44,7 +45,7 @@ def test_destinations_parse_and_write_back_in_one_form(
     ("text", "says"),
     [
         ("phone:101", "unknown destination kind 'phone'.*use one of extension, ivr, timecond"),
-        ("voicemail:101", "'voicemail' is not available yet"),
+        ("voicemail:abc", "'abc' is not an extension number"),
         ("external:+4930123", "not available yet"),
         ("", "empty destination"),
         (":main", "empty destination"),

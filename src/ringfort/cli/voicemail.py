@@ -1,0 +1,151 @@
+"""``ringfort voicemail``: the messages callers left, and the mailboxes' PINs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from ringfort.cli.output import format_time, print_json, print_table, to_record
+from ringfort.cli.state import run_with_database, state_of
+from ringfort.services.database import Database
+from ringfort.services.voicemail import MessageView, VoicemailService
+
+app = typer.Typer(
+    help="Voicemail: callers who do not reach an extension (busy, no answer, no phone"
+    " registered) leave a message in its mailbox.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _service(ctx: typer.Context, db: Database) -> VoicemailService:
+    settings = state_of(ctx).settings()
+    return VoicemailService(db, settings.voicemail_directory)
+
+
+def _switch(ctx: typer.Context, number: str, enabled: bool) -> None:
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> None:
+        await _service(ctx, db).set_enabled(number, enabled)
+
+    run_with_database(settings, action)
+    state = "on" if enabled else "off"
+    typer.echo(f"voicemail for {number}: {state}")
+    if enabled and not settings.voicemail.enabled:
+        typer.echo("note: RINGFORT_VOICEMAIL__ENABLED is false, so no call goes to voicemail")
+
+
+@app.command("enable")
+def enable(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The extension.")],
+) -> None:
+    """Turn voicemail on for an extension: busy, unanswered (after calls.ring_timeout) and
+    unregistered calls go to its mailbox."""
+    _switch(ctx, number, True)
+
+
+@app.command("disable")
+def disable(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The extension.")],
+) -> None:
+    """Turn voicemail off for an extension (its messages are kept)."""
+    _switch(ctx, number, False)
+
+
+@app.command("mailboxes")
+def mailboxes(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List the extensions with voicemail on, with their new and old message counts."""
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> list[tuple[str, int, int]]:
+        return await _service(ctx, db).mailboxes()
+
+    found = run_with_database(settings, action)
+    if as_json:
+        print_json([{"mailbox": n, "new": new, "old": old} for n, new, old in found])
+    elif not found:
+        typer.echo("no extension has voicemail on (ringfort voicemail enable NUMBER)")
+    else:
+        print_table(("MAILBOX", "NEW", "OLD"), found)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    mailbox: Annotated[
+        str | None,
+        typer.Argument(help="Only this mailbox (extension number).", show_default=False),
+    ] = None,
+    folder: Annotated[
+        str | None,
+        typer.Option("--folder", help="INBOX (new) or Old (listened to).", show_default=False),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list.")] = False,
+) -> None:
+    """List messages, newest first, with the file that holds each. Times are UTC."""
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> list[MessageView]:
+        return await _service(ctx, db).messages(mailbox, folder=folder)
+
+    messages = run_with_database(settings, action)
+    if as_json:
+        print_json([to_record(message) for message in messages])
+    elif not messages:
+        typer.echo("no messages")
+    else:
+        print_table(
+            ("ID", "MAILBOX", "FOLDER", "RECEIVED", "FROM", "SECONDS", "FILE"),
+            [
+                (
+                    message.id,
+                    message.mailbox,
+                    message.folder,
+                    format_time(message.received_at),
+                    message.clid,
+                    f"{message.seconds:.1f}",
+                    message.file,
+                )
+                for message in messages
+            ],
+        )
+
+
+@app.command("read")
+def read(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID", help="The message's id.")],
+    unread: Annotated[
+        bool, typer.Option("--unread", help="Put it back among the new messages.")
+    ] = False,
+) -> None:
+    """Mark a message listened to (moved to Old), or new again with --unread."""
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> MessageView:
+        return await _service(ctx, db).mark_read(message_id, read=not unread)
+
+    message = run_with_database(settings, action)
+    typer.echo(f"message {message.id} of {message.mailbox} is in {message.folder}")
+
+
+@app.command("delete")
+def delete(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(metavar="ID", help="The message's id.")],
+) -> None:
+    """Delete a message and its file."""
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> None:
+        await _service(ctx, db).delete(message_id)
+
+    run_with_database(settings, action)
+    typer.echo(f"message {message_id} deleted")
