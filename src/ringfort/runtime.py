@@ -243,6 +243,7 @@ class Node:
                     live=self.live_status,
                     callcentre=LiveFeed(self.bus, self.centre.snapshot),
                     db=self.db,
+                    voicemail=self.voicemail,
                 ),
                 host=http.host,
                 port=http.port,

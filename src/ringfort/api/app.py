@@ -18,10 +18,12 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ringfort import __version__
 from ringfort.api.reports import report_routes
 from ringfort.api.supervisor import supervisor_routes
+from ringfort.api.voicemail import voicemail_routes
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.database import Database
 from ringfort.services.live import LiveFeed
 from ringfort.services.status import StatusService
+from ringfort.services.voicemail import VoicemailService
 
 KEEPALIVE_SECONDS = 15.0
 """A comment line this often keeps proxies from closing a quiet event stream."""
@@ -34,13 +36,15 @@ def create_app(
     live: Callable[[], dict[str, Any]] | None = None,
     callcentre: LiveFeed | None = None,
     db: Database | None = None,
+    voicemail: VoicemailService | None = None,
 ) -> FastAPI:
     """Build the FastAPI app around the services of one running node.
 
     ``live`` gives what only the running process knows (calls in progress,
     media ports in use); it is merged into ``/api/v1/status``. ``callcentre``
     serves the live state of queues and agents; ``db`` is the store behind the
-    reports, the queue-log export and the supervisor's actions.
+    reports, the queue-log export and the supervisor's actions; ``voicemail`` serves the
+    mailboxes and their messages.
     """
     app = FastAPI(
         title="Ringfort",
@@ -82,6 +86,8 @@ def create_app(
     if db is not None:
         app.include_router(report_routes(db))
         app.include_router(supervisor_routes(db))
+    if voicemail is not None:
+        app.include_router(voicemail_routes(voicemail))
     _error_answers(app)
     return app
 
