@@ -39,6 +39,7 @@ from ringfort.pbx.core import PbxCore
 from ringfort.pbx.guard import AuthGuard
 from ringfort.pbx.keepalive import NatKeepalive
 from ringfort.pbx.location import LocationService
+from ringfort.pbx.mwi import MessageWaiting
 from ringfort.pbx.recording import CallRecorder
 from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
@@ -110,6 +111,7 @@ class Node:
             rtp_timeout=media.rtp_timeout if media.rtp_timeout > 0 else float("inf"),
         )
         self.calls: B2bua | None = None
+        self.mwi: MessageWaiting | None = None
         self.stack: SipStack | None = None
         self.http: HttpServer | None = None
         self.core: PbxCore | None = None
@@ -231,8 +233,14 @@ class Node:
             music=MusicOnHold([settings.moh_directory, SHIPPED_MUSIC]),
             music_on_hold=settings.moh.on_hold,
         )
-        self.core.attach(self.stack, calls=self.calls)
+        self.mwi = MessageWaiting(
+            sender=self.stack, authorizer=authorizer, location=self.location,
+            counts=self.voicemail,
+        )  # fmt: skip
+        self.voicemail.on_change = self.mwi.poke
+        self.core.attach(self.stack, calls=self.calls, mwi=self.mwi)
         await self.stack.start()
+        self.mwi.start()
 
         if settings.http.enabled:
             http = settings.http.address
@@ -292,6 +300,8 @@ class Node:
         if self.calls is not None and self.stack is not None:
             # Calls end with a BYE (and a CDR) while SIP is still up.
             await self.calls.close()
+        if self.mwi is not None:
+            await self.mwi.close()
         for task in (self._keepalive, self._housekeeping, self._janitor):
             if task is not None:
                 task.cancel()

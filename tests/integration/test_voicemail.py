@@ -18,7 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from callkit import CallServer, call_server, start_callee, the_cdr
+from callkit import (
+    CallServer,
+    call_server,
+    password_of,
+    requests_received,
+    start_callee,
+    the_cdr,
+)
 from harness import BaresipFactory, ServerFactory
 from peers import Baresip, RingfortServer, Sipp, wait_until
 from test_calls_baresip import (
@@ -182,3 +189,62 @@ def test_a_caller_who_hangs_up_at_the_beep_leaves_no_message(
     assert json.loads(server.cli("voicemail", "list", "--json").stdout) == []
     folder = server.data_dir / "voicemail" / OWNER
     assert not folder.exists() or list(folder.iterdir()) == []
+
+
+def body_of(message: Any) -> str:
+    return message.text.split("\n\n", 1)[1] if "\n\n" in message.text else ""
+
+
+def test_a_subscribed_phone_hears_of_messages_left_and_deleted(
+    office: CallServer, baresip_factory: BaresipFactory, sipp: Sipp, tmp_path: Path
+) -> None:
+    server = office.server
+    # The owner's phone watches its lamp (and is not registered: calls go to voicemail).
+    watcher = sipp.start(
+        "subscribe_mwi.xml", remote=server.sip_address, service=OWNER, username=OWNER,
+        password=password_of(OWNER), calls=1, time_limit=60, tag="mwi-subscriber",
+        extra=["-auth_uri", f"{OWNER}@{server.sip_address}"],
+    )  # fmt: skip
+    try:
+        wait_until(
+            lambda: f"{OWNER} subscribed" in server.log(50), timeout=10, what="the subscription"
+        )
+        leave_message(caller_phone(baresip_factory, server, tmp_path), server, busy=False)
+        message = the_message(server)
+        wait_until(
+            lambda: f"mailbox {OWNER}: 1 new" in server.log(50), timeout=10, what="the lamp on"
+        )
+        server.cli("voicemail", "delete", str(message["id"]))  # from another process
+    except (TimeoutError, AssertionError):
+        watcher.stop()
+        raise
+    result = watcher.finish(timeout=30)
+    assert result.returncode == 0, f"{result.describe()}\n{server.log(60)}"
+    notifies = requests_received(result, "NOTIFY")
+    assert [n.header("Event") for n in notifies] == [["message-summary"]] * 4
+    bodies = [body_of(n) for n in notifies]
+    assert "Messages-Waiting: no" in bodies[0]
+    assert "Voice-Message: 0/0" in bodies[0]
+    assert "Messages-Waiting: yes" in bodies[1]
+    assert "Voice-Message: 1/0" in bodies[1]
+    assert "Messages-Waiting: no" in bodies[2]
+    assert "Voice-Message: 0/0" in bodies[2]
+    assert notifies[0].header("Subscription-State")[0].startswith("active")
+    assert notifies[3].header("Subscription-State")[0].startswith("terminated")
+
+
+def test_a_phone_that_does_not_subscribe_gets_the_lamp_unsolicited(
+    office: CallServer, baresip_factory: BaresipFactory, sipp: Sipp, tmp_path: Path
+) -> None:
+    server = office.server
+    leave_message(caller_phone(baresip_factory, server, tmp_path), server, busy=False)
+    message = the_message(server)
+    phone = start_callee(sipp, server, OWNER, "uas_mwi_notify.xml", time_limit=30)
+    server.cli("voicemail", "read", str(message["id"]))  # listened to: the lamp goes off
+    result = phone.finish(timeout=20)
+    assert result.returncode == 0, f"{result.describe()}\n{server.log(60)}"
+    (notify,) = requests_received(result, "NOTIFY")
+    assert notify.header("Event") == ["message-summary"]
+    assert notify.header("Content-Type") == ["application/simple-message-summary"]
+    assert "Messages-Waiting: no" in body_of(notify)
+    assert "Voice-Message: 0/1" in body_of(notify)

@@ -62,7 +62,8 @@ from ringfort.pbx.control import (
 )
 from ringfort.pbx.destination import Destination, DestinationKind
 from ringfort.pbx.dtmf_info import digits_of_info
-from ringfort.pbx.location import LocationService, contact_target, target_of
+from ringfort.pbx.location import LocationService, reachable_peer
+from ringfort.pbx.outgoing import bracket, our_contact, our_via
 from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory, MusicSource
 from ringfort.pbx.recording import HOLD, TOGGLE, CallRecorder, ToggleKeys
 from ringfort.pbx.registrar import ALLOW, Authorizer
@@ -88,7 +89,6 @@ from ringfort.sip.events import ClientHandle, ServerHandle
 from ringfort.sip.headers import NameAddr, Via
 from ringfort.sip.message import REASONS, Headers, Request, Response, make_response
 from ringfort.sip.timers import T1, T2
-from ringfort.sip.transaction import new_branch
 from ringfort.sip.uri import URI
 from ringfort.transport.rtp import PortsExhaustedError
 
@@ -568,14 +568,7 @@ class B2bua:
 
     def _reachable(self, binding: Binding) -> Peer | None:
         """Where a phone can be reached now, or None if it cannot until it registers again."""
-        peer = target_of(binding)
-        if self._sender.flow_open(peer):
-            return peer
-        if binding.behind_nat:
-            # Its TCP connection is gone and NAT keeps us from opening one (RFC 5626 §4.4).
-            return None
-        # It registered over TCP from where it listens: a new connection reaches it.
-        return contact_target(binding)
+        return reachable_peer(binding, self._sender.flow_open)
 
     def _refuse(
         self,
@@ -629,7 +622,7 @@ class B2bua:
                 ("Max-Forwards", "70"),
                 ("From", str(local)),
                 ("To", str(remote)),
-                ("Call-ID", f"{secrets.token_hex(12)}@{_bracket(host)}"),
+                ("Call-ID", f"{secrets.token_hex(12)}@{bracket(host)}"),
                 ("CSeq", "1 INVITE"),
                 ("Contact", self._contact(peer)),
                 ("Allow", ALLOW),
@@ -1981,13 +1974,10 @@ class B2bua:
     # -- small helpers ----------------------------------------------------------------------------
 
     def _via(self, peer: Peer) -> Via:
-        host, port = self._sender.sent_by()
-        return Via("SIP/2.0", peer.transport, host, port, {"branch": new_branch(), "rport": None})
+        return our_via(self._sender.sent_by(), peer)
 
     def _contact(self, peer: Peer) -> str:
-        host, port = self._sender.sent_by()
-        transport = "" if peer.transport == "UDP" else f";transport={peer.transport.lower()}"
-        return f"<sip:{_bracket(host)}:{port}{transport}>"
+        return our_contact(self._sender.sent_by(), peer)
 
     def _reply(self, handle: ServerHandle, response: Response) -> None:
         response.headers.set("Server", self._server_header)
@@ -2096,7 +2086,3 @@ def _new_tag() -> str:
 
 def _session_id() -> int:
     return secrets.randbelow(2**62)
-
-
-def _bracket(host: str) -> str:
-    return f"[{host}]" if ":" in host else host

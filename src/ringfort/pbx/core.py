@@ -15,6 +15,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any, Protocol
 
 from ringfort.pbx.b2bua import B2bua
+from ringfort.pbx.mwi import MessageWaiting
 from ringfort.pbx.registrar import ALLOW, Registrar
 from ringfort.sip.address import Peer
 from ringfort.sip.events import (
@@ -56,16 +57,24 @@ class PbxCore:
     ) -> None:
         self._registrar = registrar
         self._calls: B2bua | None = None
+        self._mwi: MessageWaiting | None = None
         self._wall = wall_clock
         self._server_header = server_header
         self._responder: Responder | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
-    def attach(self, responder: Responder, calls: B2bua | None = None) -> None:
-        """Connect the core to the stack that carries its answers, and to the B2BUA
-        that takes calls (without one, INVITE gets 501)."""
+    def attach(
+        self,
+        responder: Responder,
+        calls: B2bua | None = None,
+        mwi: MessageWaiting | None = None,
+    ) -> None:
+        """Connect the core to the stack that carries its answers, to the B2BUA that takes
+        calls (without one, INVITE gets 501), and to the message-waiting subscriptions
+        (without them, SUBSCRIBE gets 501)."""
         self._responder = responder
         self._calls = calls
+        self._mwi = mwi
 
     def on_event(self, event: Event) -> None:
         """Handle one transaction-layer event (called by the SIP stack)."""
@@ -98,6 +107,8 @@ class PbxCore:
             self._spawn(self._register(handle, request, peer))
         elif method == "ACK":
             pass  # ACK is never answered (RFC 3261 §17.2.3)
+        elif method == "SUBSCRIBE" and self._mwi is not None:
+            self._mwi.on_subscribe(handle, request, peer)
         elif calls is not None and method != "CANCEL" and request.to.tag is not None:
             calls.on_in_dialog(handle, request, peer)
         elif method == "OPTIONS":

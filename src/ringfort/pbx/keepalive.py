@@ -16,11 +16,10 @@ from collections.abc import Callable
 from typing import Protocol
 
 from ringfort.pbx.location import LocationService, target_of
+from ringfort.pbx.outgoing import bracket, our_via
 from ringfort.pbx.ports import Binding
 from ringfort.sip.address import Peer
-from ringfort.sip.headers import Via
 from ringfort.sip.message import Headers, Request
-from ringfort.sip.transaction import new_branch
 from ringfort.sip.uri import URI
 
 log = logging.getLogger(__name__)
@@ -50,8 +49,8 @@ def needs_keepalive(binding: Binding) -> bool:
 def keepalive_request(binding: Binding, peer: Peer, host: str, port: int) -> Request:
     """An OPTIONS to the binding's Contact, sent from ``host:port`` (RFC 3261 §11.1)."""
     contact = URI.parse(binding.contact)
-    via = Via("SIP/2.0", peer.transport, host, port, {"branch": new_branch(), "rport": None})
-    local = f"[{host}]" if ":" in host else host
+    via = our_via((host, port), peer)
+    local = bracket(host)
     headers = Headers(
         [
             ("Via", str(via)),

@@ -7,7 +7,7 @@ behind to the store in batches, so a restart finds them again.
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from ringfort.pbx.ports import Binding
 from ringfort.sip.address import Peer
@@ -120,3 +120,18 @@ def contact_target(binding: Binding) -> Peer:
     transport = contact.transport.upper()
     port = contact.port or (5061 if contact.scheme == "sips" else 5060)
     return Peer(transport if transport in ("UDP", "TCP") else "UDP", contact.host, port)
+
+
+def reachable_peer(binding: Binding, flow_open: Callable[[Peer], bool]) -> Peer | None:
+    """Where a phone can be reached now, or None if it cannot until it registers again.
+
+    ``flow_open`` says whether a connection (or NAT flow) to a peer is open.
+    """
+    peer = target_of(binding)
+    if flow_open(peer):
+        return peer
+    if binding.behind_nat:
+        # Its TCP connection is gone and NAT keeps us from opening one (RFC 5626 §4.4).
+        return None
+    # It registered over TCP from where it listens: a new connection reaches it.
+    return contact_target(binding)

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 MAX_CONTACT_LENGTH = 1024
 
 # What this node answers today; grows as features land.
-ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER"
+ALLOW = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, UPDATE, INFO, REFER, SUBSCRIBE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +58,9 @@ class VoicemailService:
     def __init__(self, db: Database, directory: Path) -> None:
         self._db = db
         self.directory = directory
+        self.on_change: Callable[[], None] | None = None
+        """Called after a message was saved, marked or deleted here (the running server
+        updates the phones' lamps at once)."""
 
     async def set_enabled(self, number: str, enabled: bool) -> None:
         """Turn voicemail on or off for extension ``number``."""
@@ -110,6 +114,7 @@ class VoicemailService:
         )
         async with self._db.session() as session, session.begin():
             session.add(row)
+        self._changed()
 
     def discard(self, file: Path) -> None:
         """Delete a recording that did not become a message."""
@@ -154,6 +159,7 @@ class VoicemailService:
             )
         if changed.rowcount == 0:  # type: ignore[attr-defined]
             raise NotFoundError(f"no voicemail message {message_id}")
+        self._changed()
         return await self.message(message_id)
 
     async def delete(self, message_id: int) -> None:
@@ -161,12 +167,17 @@ class VoicemailService:
         view = await self.message(message_id)
         async with self._db.session() as session, session.begin():
             await session.execute(delete(VoicemailMessage).where(VoicemailMessage.id == message_id))
+        self._changed()
         try:
             await asyncio.to_thread(_remove, Path(view.file))
         except OSError as error:
             log.warning(
                 "voicemail message %d: its file could not be deleted: %s", message_id, error
             )
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _view(self, row: VoicemailMessage) -> MessageView:
         return MessageView(
