@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ from ringfort.services.recordings import RecordingJanitor, RecordingService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
 from ringfort.services.voicemail import VoicemailService
+from ringfort.services.voicemail_mail import MailServer, MailTemplates, VoicemailMailer
 from ringfort.settings import Settings
 from ringfort.sip.auth import Algorithm, DigestAuthenticator, NonceService
 from ringfort.sip.transaction import TransactionLayer
@@ -112,6 +114,7 @@ class Node:
         )
         self.calls: B2bua | None = None
         self.mwi: MessageWaiting | None = None
+        self.mailer: VoicemailMailer | None = None
         self.stack: SipStack | None = None
         self.http: HttpServer | None = None
         self.core: PbxCore | None = None
@@ -193,6 +196,7 @@ class Node:
         self.parking = ParkingLot(settings.parking.numbers, timeout=settings.parking.timeout)
         voicemail = settings.voicemail
         self.voicemail = VoicemailService(self.db, settings.voicemail_directory)
+        self.voicemail.on_extension_change = self.directory.invalidate
         message_limits = MessageLimits(
             max_seconds=voicemail.max_message_seconds,
             silence_seconds=voicemail.silence_seconds,
@@ -237,10 +241,21 @@ class Node:
             sender=self.stack, authorizer=authorizer, location=self.location,
             counts=self.voicemail,
         )  # fmt: skip
-        self.voicemail.on_change = self.mwi.poke
+        self.mailer = _voicemail_mailer(settings, self.db, self.voicemail)
+        mailer = self.mailer
+
+        def voicemail_changed() -> None:
+            assert self.mwi is not None
+            self.mwi.poke()
+            if mailer is not None:
+                mailer.poke()
+
+        self.voicemail.on_change = voicemail_changed
         self.core.attach(self.stack, calls=self.calls, mwi=self.mwi)
         await self.stack.start()
         self.mwi.start()
+        if self.mailer is not None:
+            self.mailer.start()
 
         if settings.http.enabled:
             http = settings.http.address
@@ -302,6 +317,8 @@ class Node:
             await self.calls.close()
         if self.mwi is not None:
             await self.mwi.close()
+        if self.mailer is not None:
+            await self.mailer.close()
         for task in (self._keepalive, self._housekeeping, self._janitor):
             if task is not None:
                 task.cancel()
@@ -384,3 +401,29 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
         await node.stop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
+
+
+def _voicemail_mailer(
+    settings: Settings, db: Database, voicemail: VoicemailService
+) -> VoicemailMailer | None:
+    """The sender of voicemail e-mail, when a mail server is configured."""
+    smtp = settings.smtp
+    if smtp.host is None:
+        return None
+    options = settings.voicemail
+    return VoicemailMailer(
+        db,
+        voicemail,
+        MailServer(
+            host=smtp.host,
+            port=smtp.port,
+            security=smtp.security,
+            username=smtp.username,
+            password=smtp.password,
+            sender=smtp.sender,
+            timeout=smtp.timeout,
+        ),
+        templates=MailTemplates(options.email_subject, options.email_body),
+        retry=timedelta(seconds=options.email_retry_seconds),
+        give_up=timedelta(hours=options.email_give_up_hours),
+    )

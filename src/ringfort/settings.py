@@ -7,7 +7,7 @@ here; everything else (extensions, queues, ...) lives in the database.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -188,6 +188,35 @@ class VoicemailSettings(BaseModel):
     """A message ends after this long without sound."""
     min_message_seconds: Annotated[float, Field(ge=0)] = 1.0
     """Shorter messages are dropped (a caller who hung up at the beep)."""
+    email_subject: str = "New voicemail from {caller} ({seconds} s)"
+    """The subject of a message's e-mail; ``{mailbox}``, ``{caller}``, ``{clid}``,
+    ``{time}``, ``{seconds}`` are filled in."""
+    email_body: str = (
+        "{clid} left you a message of {seconds} seconds in mailbox {mailbox} on {time}.\n"
+        "{attachment}\n"
+    )
+    """The text of a message's e-mail; the fields of the subject, and ``{attachment}``
+    (a line saying whether the recording is attached)."""
+    email_retry_seconds: Annotated[float, Field(gt=0)] = 30.0
+    """The first wait after a failed send; it doubles each time, up to an hour."""
+    email_give_up_hours: Annotated[float, Field(gt=0)] = 72.0
+    """A message not sent after this long is given up on (it stays in the mailbox)."""
+
+
+class SmtpSettings(BaseModel):
+    """The mail server Ringfort sends e-mail through (voicemail to e-mail)."""
+
+    host: str | None = None
+    """None: no e-mail is sent."""
+    port: Annotated[int, Field(ge=1, le=65535)] = 25
+    security: Literal["auto", "starttls", "tls", "none"] = "auto"
+    """``auto``: STARTTLS when the server offers it; ``starttls``: required; ``tls``: TLS
+    from the start (usually port 465); ``none``: plain text only."""
+    username: str | None = None
+    password: str | None = None
+    sender: str = "Ringfort <voicemail@localhost>"
+    """The From of the e-mails."""
+    timeout: Annotated[float, Field(gt=0)] = 30.0
 
 
 class ParkingSettings(BaseModel):
@@ -262,6 +291,7 @@ class Settings(BaseSettings):
     moh: MusicOnHoldSettings = MusicOnHoldSettings()
     parking: ParkingSettings = ParkingSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
+    smtp: SmtpSettings = SmtpSettings()
 
     @property
     def recording_directory(self) -> Path:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 import wave
 from pathlib import Path
 from typing import Any
@@ -69,8 +70,21 @@ def office(ringfort_factory: ServerFactory) -> CallServer:
         ringfort_factory, [CALLER, OWNER], name="voicemail", size=20,
         media__rtp_timeout="0", calls__ring_timeout="2",
     )  # fmt: skip
-    setup.server.cli("voicemail", "enable", OWNER)
+    switch_voicemail(setup.server, on=True)
     return setup
+
+
+def switch_voicemail(server: RingfortServer, *, on: bool) -> None:
+    """Voicemail on or off for the owner, through the running server's API: in force for
+    the very next call (the CLI's change, from another process, lands within seconds)."""
+    request = urllib.request.Request(
+        f"{server.http_url}/api/v1/voicemail/mailboxes/{OWNER}",
+        data=json.dumps({"enabled": on}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        assert response.status == 200
 
 
 def caller_phone(factory: BaresipFactory, server: RingfortServer, tmp_path: Path) -> Baresip:
@@ -163,7 +177,7 @@ def test_without_voicemail_an_unanswered_call_fails_as_before(
     office: CallServer, baresip_factory: BaresipFactory, tmp_path: Path
 ) -> None:
     server = office.server
-    server.cli("voicemail", "disable", OWNER)
+    switch_voicemail(server, on=False)
     ctl = control(caller_phone(baresip_factory, server, tmp_path))
     assert ctl.command("dial", f"sip:{OWNER}@{server.sip_address}").get("ok")
     closed = ctl.wait_event("CALL_CLOSED", timeout=10)

@@ -16,6 +16,7 @@ from ringfort.errors import RingfortError
 from ringfort.services.database import Database
 from ringfort.services.extensions import ExtensionService
 from ringfort.services.status import BlockView, RegistrationView, StatusService
+from ringfort.services.voicemail import VoicemailService
 from ringfort.settings import DEFAULT_DATA_DIR, HostPort
 
 app = typer.Typer(
@@ -219,31 +220,43 @@ def status(
     ctx: typer.Context,
     as_json: Annotated[
         bool,
-        typer.Option("--json", help='Print {"registrations": [...], "blocked": [...]} as JSON.'),
+        typer.Option(
+            "--json",
+            help='Print {"registrations": [...], "blocked": [...], "voicemail_email": {...}}'
+            " as JSON.",
+        ),
     ] = False,
 ) -> None:
-    """Show registered phones and blocked addresses.
+    """Show registered phones, blocked addresses, and voicemail e-mail not yet sent.
 
     Read from the database, which a running server keeps up to date, so this
     works from another shell while the server runs.
     """
     settings = state_of(ctx).settings()
 
-    async def action(db: Database) -> tuple[list[RegistrationView], list[BlockView]]:
+    async def action(
+        db: Database,
+    ) -> tuple[list[RegistrationView], list[BlockView], tuple[int, int, str | None]]:
         service = StatusService(db=db)
         now = time.time()
-        return await service.registrations(now), await service.blocked(now)
+        backlog = await VoicemailService(db, settings.voicemail_directory).email_backlog()
+        return await service.registrations(now), await service.blocked(now), backlog
 
-    registrations, blocked = run_with_database(settings, action)
+    registrations, blocked, (pending, failed, error) = run_with_database(settings, action)
     if as_json:
         print_json(
             {
                 "registrations": [to_record(view) for view in registrations],
                 "blocked": [to_record(view) for view in blocked],
+                "voicemail_email": {"pending": pending, "failed": failed, "last_error": error},
             }
         )
-    else:
-        _print_status(registrations, blocked)
+        return
+    _print_status(registrations, blocked)
+    if pending or failed:
+        typer.echo(f"voicemail e-mail: {pending} waiting, {failed} given up")
+        if error:
+            typer.echo(f"  last error: {error}")
 
 
 def run() -> None:

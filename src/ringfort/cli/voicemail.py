@@ -9,7 +9,7 @@ import typer
 from ringfort.cli.output import format_time, print_json, print_table, to_record
 from ringfort.cli.state import run_with_database, state_of
 from ringfort.services.database import Database
-from ringfort.services.voicemail import MessageView, VoicemailService
+from ringfort.services.voicemail import MailboxEmail, MessageView, VoicemailService
 
 app = typer.Typer(
     help="Voicemail: callers who do not reach an extension (busy, no answer, no phone"
@@ -54,6 +54,46 @@ def disable(
 ) -> None:
     """Turn voicemail off for an extension (its messages are kept)."""
     _switch(ctx, number, False)
+
+
+@app.command("email")
+def email(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="The extension.")],
+    address: Annotated[
+        str | None,
+        typer.Argument(
+            help="Where new messages go; leave out to show the setting.", show_default=False
+        ),
+    ] = None,
+    off: Annotated[bool, typer.Option("--off", help="Stop e-mailing this mailbox.")] = False,
+    no_attach: Annotated[
+        bool, typer.Option("--no-attach", help="Say who called and when, without the recording.")
+    ] = False,
+    delete_emailed: Annotated[
+        bool, typer.Option("--delete-emailed", help="Delete each message once it is e-mailed.")
+    ] = False,
+) -> None:
+    """E-mail each new message of a mailbox (needs RINGFORT_SMTP__HOST on the server)."""
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> MailboxEmail:
+        service = _service(ctx, db)
+        if address is None and not off:
+            return await service.email_of(number)
+        return await service.set_email(
+            number, MailboxEmail(None if off else address, not no_attach, delete_emailed)
+        )
+
+    found = run_with_database(settings, action)
+    if found.address is None:
+        typer.echo(f"mailbox {number}: not e-mailed")
+        return
+    attach = "with the recording" if found.attach else "without the recording"
+    after = ", then deleted" if found.delete_emailed else ""
+    typer.echo(f"mailbox {number}: new messages e-mailed to {found.address}, {attach}{after}")
+    if settings.smtp.host is None:
+        typer.echo("note: RINGFORT_SMTP__HOST is not set, so nothing is sent yet")
 
 
 @app.command("mailboxes")

@@ -21,6 +21,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     false,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -97,6 +98,12 @@ class Extension(Base):
     voicemail_pin: Mapped[str | None] = mapped_column(String(16))
     voicemail_enabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     """Calls to the extension that are busy or not answered go to its mailbox."""
+    voicemail_email: Mapped[str | None] = mapped_column(String(254))
+    """New messages are e-mailed here."""
+    voicemail_attach: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """The e-mail carries the recording (off: only who called, when, how long)."""
+    voicemail_delete_emailed: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """A message e-mailed is deleted from the mailbox."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 
@@ -475,6 +482,7 @@ class VoicemailMessage(Base):
         CheckConstraint("folder IN ('INBOX', 'Old')", name="folder"),
         CheckConstraint("seconds >= 0", name="seconds"),
         Index(None, "mailbox", "folder", "received_at"),
+        Index(None, "email_state", "email_next_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -489,3 +497,10 @@ class VoicemailMessage(Base):
     """The WAV file, relative to the voicemail directory."""
     uniqueid: Mapped[str] = mapped_column(String(CDR_ID_LENGTH))
     """The call it was left in (the CDR row's ``uniqueid``)."""
+    email_to: Mapped[str | None] = mapped_column(String(254))
+    email_state: Mapped[str | None] = mapped_column(String(8))
+    """``pending`` (to send), ``sent``, ``failed`` (given up); None: not e-mailed."""
+    email_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    email_next_at: Mapped[datetime | None]
+    email_error: Mapped[str | None] = mapped_column(Text)
+    """Why the last attempt failed."""

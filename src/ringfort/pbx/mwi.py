@@ -15,7 +15,6 @@ off within that time; `poke` looks at once (after a message was left here).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -27,6 +26,7 @@ from ringfort.pbx.location import LocationService, reachable_peer
 from ringfort.pbx.outgoing import bracket, our_contact, our_via
 from ringfort.pbx.ports import Binding
 from ringfort.pbx.registrar import Authorizer
+from ringfort.periodic import Periodic
 from ringfort.sip.address import Peer
 from ringfort.sip.dialog import Dialog, DialogKey, incoming_key
 from ringfort.sip.events import ClientHandle, ServerHandle
@@ -107,34 +107,27 @@ class MessageWaiting:
         self._location = location
         self._counts = counts
         self._wall = wall_clock
-        self._poll_interval = poll_interval
         self._server_header = server_header
         self._subscriptions: dict[DialogKey, _Subscription] = {}
         self._known: dict[str, Counts] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._poller: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
+        self._poller = Periodic(self.check, poll_interval, "reading the mailboxes' counts")
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Begin watching the counts."""
-        if self._poller is None:
-            self._poller = asyncio.get_running_loop().create_task(self._poll_forever())
+        self._poller.start()
 
     async def close(self) -> None:
         """Stop watching (subscriptions simply lapse: the phones will subscribe again)."""
-        if self._poller is not None:
-            self._poller.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._poller
-            self._poller = None
+        await self._poller.close()
         for task in list(self._tasks):
             task.cancel()
 
     def poke(self) -> None:
         """Look at the counts now (a message was just left)."""
-        self._wake.set()
+        self._poller.poke()
 
     @property
     def subscriptions(self) -> int:
@@ -282,16 +275,6 @@ class MessageWaiting:
 
     async def _current(self) -> dict[str, Counts]:
         return {number: (new, old) for number, new, old in await self._counts.mailboxes()}
-
-    async def _poll_forever(self) -> None:
-        while True:
-            try:
-                await self.check()
-            except Exception:
-                log.exception("reading the mailboxes' message counts failed")
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_interval)
 
     async def check(self) -> None:
         """Compare the counts with the last look; tell every phone of a changed mailbox."""

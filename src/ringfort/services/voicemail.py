@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from ringfort.errors import NotFoundError, ValidationError
 from ringfort.media.recorder import metadata_path
 from ringfort.services.database import Database
 
-__all__ = ["MessageView", "VoicemailService"]
+__all__ = ["MailboxEmail", "MessageView", "VoicemailService"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,22 @@ class MessageView:
     """The WAV's path relative to the voicemail directory."""
     file: str
     """The WAV's full path."""
+    email_state: str | None = None
+    """``pending``, ``sent`` or ``failed`` when the mailbox e-mails its messages."""
+    email_error: str | None = None
+    """Why the last e-mail attempt failed."""
+
+
+@dataclass(frozen=True, slots=True)
+class MailboxEmail:
+    """Where a mailbox's messages are e-mailed, and how."""
+
+    address: str | None
+    attach: bool = True
+    delete_emailed: bool = False
+
+
+_ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
 
 
 class VoicemailService:
@@ -61,6 +78,10 @@ class VoicemailService:
         self.on_change: Callable[[], None] | None = None
         """Called after a message was saved, marked or deleted here (the running server
         updates the phones' lamps at once)."""
+        self.on_extension_change: Callable[[str], None] | None = None
+        """Called with the number after its voicemail switch changed here (the running
+        server's directory of extensions forgets what it cached, so the next call obeys
+        at once; a change from another process lands within a couple of seconds)."""
 
     async def set_enabled(self, number: str, enabled: bool) -> None:
         """Turn voicemail on or off for extension ``number``."""
@@ -69,6 +90,59 @@ class VoicemailService:
             if extension is None:
                 raise NotFoundError(f"extension {number} does not exist")
             extension.voicemail_enabled = enabled
+        if self.on_extension_change is not None:
+            self.on_extension_change(number)
+
+    async def set_email(self, number: str, email: MailboxEmail) -> MailboxEmail:
+        """Where (and how) the messages of ``number`` are e-mailed; no address: not at all."""
+        address = (email.address or "").strip() or None
+        if address is not None and _ADDRESS.fullmatch(address) is None:
+            raise ValidationError(
+                f"{address!r} is not an e-mail address (name@example.com)", field="address"
+            )
+        async with self._db.session() as session, session.begin():
+            extension = await ExtensionRepository(session=session).get(number)
+            if extension is None:
+                raise NotFoundError(f"extension {number} does not exist")
+            extension.voicemail_email = address
+            extension.voicemail_attach = email.attach
+            extension.voicemail_delete_emailed = email.delete_emailed
+        return MailboxEmail(address, email.attach, email.delete_emailed)
+
+    async def email_of(self, number: str) -> MailboxEmail:
+        """How ``number``'s messages are e-mailed."""
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+        if extension is None:
+            raise NotFoundError(f"extension {number} does not exist")
+        return MailboxEmail(
+            extension.voicemail_email,
+            extension.voicemail_attach,
+            extension.voicemail_delete_emailed,
+        )
+
+    async def email_backlog(self) -> tuple[int, int, str | None]:
+        """Messages waiting to be e-mailed, messages given up on, and the latest error."""
+        async with self._db.session() as session:
+            counts = dict(
+                (
+                    await session.execute(
+                        select(VoicemailMessage.email_state, func.count())
+                        .where(VoicemailMessage.email_state.in_(("pending", "failed")))
+                        .group_by(VoicemailMessage.email_state)
+                    )
+                ).all()
+            )
+            error = await session.scalar(
+                select(VoicemailMessage.email_error)
+                .where(
+                    VoicemailMessage.email_state.in_(("pending", "failed")),
+                    VoicemailMessage.email_error.is_not(None),
+                )
+                .order_by(VoicemailMessage.id.desc())
+                .limit(1)
+            )
+        return counts.get("pending", 0), counts.get("failed", 0), error
 
     async def mailboxes(self) -> list[tuple[str, int, int]]:
         """Every extension with voicemail on: (number, new messages, old messages)."""
@@ -101,7 +175,11 @@ class VoicemailService:
         return folder / f"{stamp}-{secrets.token_hex(4)}.wav"
 
     async def save(self, message: NewMessage) -> None:
-        """Add the message's row; its file is complete already."""
+        """Add the message's row (to be e-mailed if the mailbox says so); its file is complete
+        already."""
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(message.mailbox)
+        address = extension.voicemail_email if extension is not None else None
         row = VoicemailMessage(
             mailbox=message.mailbox,
             folder="INBOX",
@@ -111,6 +189,9 @@ class VoicemailService:
             seconds=round(message.seconds, 3),
             path=message.file.relative_to(self.directory).as_posix(),
             uniqueid=message.uniqueid,
+            email_to=address,
+            email_state="pending" if address else None,
+            email_next_at=message.received_at if address else None,
         )
         async with self._db.session() as session, session.begin():
             session.add(row)
@@ -190,6 +271,8 @@ class VoicemailService:
             seconds=row.seconds,
             path=row.path,
             file=str(self.directory / row.path),
+            email_state=row.email_state,
+            email_error=row.email_error,
         )
 
 
