@@ -214,10 +214,15 @@ def test_an_unusable_data_directory_fails_with_a_message(ringfort: Run, data_dir
 
 
 def test_status_when_nothing_is_registered(ringfort: Run) -> None:
-    assert json.loads(ok(ringfort("status", "--json"))) == {"registrations": [], "blocked": []}
+    assert json.loads(ok(ringfort("status", "--json"))) == {
+        "registrations": [],
+        "blocked": [],
+        "voicemail_email": {"pending": 0, "failed": 0, "last_error": None},
+    }
     out = ok(ringfort("status"))
     assert "registrations: 0" in out
     assert "blocked addresses: 0" in out
+    assert "voicemail e-mail" not in out  # said only when some is waiting
 
 
 def test_status_shows_what_a_server_stored(ringfort: Run, data_dir: Path) -> None:
