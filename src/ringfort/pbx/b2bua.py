@@ -1254,14 +1254,9 @@ class B2bua:
         self._notify_refer(transfer.referrer, "SIP/2.0 200 OK")
 
         record = app_call.record or app_call.recording is not None
-        recorded = self._finish_recording(app_call)
-        self._media.disconnect(app_call.caller.media)
+        self._close_bridge(app_call, old, HangupBy.CALLEE, "transfer")
         for call in (app_call, consult):
             self._stop_hold_music(call)
-        self._publish_ended(
-            app_call, old.uniqueid, old.dst, old.start, old.answer, Disposition.ANSWERED,
-            HangupBy.CALLEE, "transfer", 200, recording=_recording_of(recorded, old.uniqueid),
-        )  # fmt: skip
 
         app_call.callee = target
         if target_side is Side.CALLER:
@@ -1349,9 +1344,8 @@ class B2bua:
         bridge = call.bridge
         assert bridge is not None
         call.bridge = None
-        self._media.disconnect(call.caller.media)
+        self._close_bridge(call, bridge, by, cause)
         self._stop_retransmit(call.callee)
-        recorded = self._finish_recording(call)
         # The next bridge asks the recording rules again.
         call.record = False
         self._forget_callee(call)
@@ -1359,6 +1353,12 @@ class B2bua:
         if call.caller_format is not None:
             self._set_caller_format(call, call.caller_format)
         self._listen_for_keys(call)
+
+    def _close_bridge(self, call: Call, bridge: Bridge, by: HangupBy, cause: str) -> None:
+        """An answered bridge's conversation is over while the caller stays: the caller's
+        audio is no longer relayed, the recording closes, and the bridge's CDR row ends."""
+        self._media.disconnect(call.caller.media)
+        recorded = self._finish_recording(call)
         self._publish_ended(
             call,
             bridge.uniqueid,

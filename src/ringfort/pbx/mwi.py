@@ -184,11 +184,11 @@ class MessageWaiting:
         )
         if expires == 0:
             # A fetch (RFC 6665 §4.4.3): one NOTIFY with the state, and done.
-            await self._notify(subscription, terminated="timeout")
+            await self._tell(subscription, terminated="timeout")
             return
         self._subscriptions[dialog.key] = subscription
         log.info("%s subscribed to its mailbox's messages for %d s", username, expires)
-        await self._notify(subscription)
+        await self._tell(subscription)
 
     def _refresh(self, handle: ServerHandle, request: Request) -> None:
         key = incoming_key(request)
@@ -207,10 +207,10 @@ class MessageWaiting:
         self._reply(handle, response)
         if expires == 0:
             del self._subscriptions[subscription.dialog.key]
-            self._spawn(self._notify(subscription, terminated="timeout"))
+            self._spawn(self._tell(subscription, terminated="timeout"))
             return
         subscription.expires_at = self._wall() + expires
-        self._spawn(self._notify(subscription))
+        self._spawn(self._tell(subscription))
 
     def _expires(self, request: Request) -> int | None:
         text = request.headers.get("Expires")
@@ -223,8 +223,14 @@ class MessageWaiting:
 
     # -- NOTIFY ---------------------------------------------------------------------------------
 
-    async def _notify(self, subscription: _Subscription, *, terminated: str | None = None) -> None:
+    async def _tell(self, subscription: _Subscription, *, terminated: str | None = None) -> None:
+        """NOTIFY the subscriber of its mailbox's counts as they are now."""
         counts = (await self._current()).get(subscription.mailbox, (0, 0))
+        self._notify(subscription, counts, terminated=terminated)
+
+    def _notify(
+        self, subscription: _Subscription, counts: Counts, *, terminated: str | None = None
+    ) -> None:
         left = max(0, round(subscription.expires_at - self._wall()))
         state = f"terminated;reason={terminated}" if terminated else f"active;expires={left}"
         peer = subscription.peer
@@ -278,12 +284,13 @@ class MessageWaiting:
 
     async def check(self) -> None:
         """Compare the counts with the last look; tell every phone of a changed mailbox."""
+        current = await self._current()
         now = self._wall()
         for key, subscription in list(self._subscriptions.items()):
             if subscription.expires_at <= now:
                 del self._subscriptions[key]
-                await self._notify(subscription, terminated="timeout")
-        current = await self._current()
+                counts = current.get(subscription.mailbox, (0, 0))
+                self._notify(subscription, counts, terminated="timeout")
         known, self._known = self._known, current
         if known is None:
             return  # the first look: what phones were told before the start is unknown
@@ -292,9 +299,9 @@ class MessageWaiting:
             if counts == known.get(mailbox, (0, 0)):
                 continue
             log.info("mailbox %s: %d new, %d old", mailbox, *counts)
-            for subscription in list(self._subscriptions.values()):
+            for subscription in self._subscriptions.values():
                 if subscription.mailbox == mailbox:
-                    await self._notify(subscription)
+                    self._notify(subscription, counts)
             self._unsolicited(mailbox, counts)
 
     # -- helpers --------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.apps.voicemail import NewMessage
 from ringfort.db.models import VOICEMAIL_FOLDERS, Extension, VoicemailMessage
@@ -86,9 +87,7 @@ class VoicemailService:
     async def set_enabled(self, number: str, enabled: bool) -> None:
         """Turn voicemail on or off for extension ``number``."""
         async with self._db.session() as session, session.begin():
-            extension = await ExtensionRepository(session=session).get(number)
-            if extension is None:
-                raise NotFoundError(f"extension {number} does not exist")
+            extension = await _extension(session, number)
             extension.voicemail_enabled = enabled
         if self.on_extension_change is not None:
             self.on_extension_change(number)
@@ -101,9 +100,7 @@ class VoicemailService:
                 f"{address!r} is not an e-mail address (name@example.com)", field="address"
             )
         async with self._db.session() as session, session.begin():
-            extension = await ExtensionRepository(session=session).get(number)
-            if extension is None:
-                raise NotFoundError(f"extension {number} does not exist")
+            extension = await _extension(session, number)
             extension.voicemail_email = address
             extension.voicemail_attach = email.attach
             extension.voicemail_delete_emailed = email.delete_emailed
@@ -112,9 +109,7 @@ class VoicemailService:
     async def email_of(self, number: str) -> MailboxEmail:
         """How ``number``'s messages are e-mailed."""
         async with self._db.session() as session:
-            extension = await ExtensionRepository(session=session).get(number)
-        if extension is None:
-            raise NotFoundError(f"extension {number} does not exist")
+            extension = await _extension(session, number)
         return MailboxEmail(
             extension.voicemail_email,
             extension.voicemail_attach,
@@ -177,10 +172,14 @@ class VoicemailService:
     async def save(self, message: NewMessage) -> None:
         """Add the message's row (to be e-mailed if the mailbox says so); its file is complete
         already."""
-        async with self._db.session() as session:
+        async with self._db.session() as session, session.begin():
             extension = await ExtensionRepository(session=session).get(message.mailbox)
-        address = extension.voicemail_email if extension is not None else None
-        row = VoicemailMessage(
+            address = extension.voicemail_email if extension is not None else None
+            session.add(self._row(message, address))
+        self._changed()
+
+    def _row(self, message: NewMessage, address: str | None) -> VoicemailMessage:
+        return VoicemailMessage(
             mailbox=message.mailbox,
             folder="INBOX",
             caller=message.caller[:80],
@@ -193,9 +192,6 @@ class VoicemailService:
             email_state="pending" if address else None,
             email_next_at=message.received_at if address else None,
         )
-        async with self._db.session() as session, session.begin():
-            session.add(row)
-        self._changed()
 
     def discard(self, file: Path) -> None:
         """Delete a recording that did not become a message."""
@@ -281,3 +277,11 @@ def _remove(file: Path) -> None:
     for path in (file, metadata_path(file)):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+async def _extension(session: AsyncSession, number: str) -> Extension:
+    """The extension ``number``; NotFoundError naming it when there is none."""
+    extension = await ExtensionRepository(session=session).get(number)
+    if extension is None:
+        raise NotFoundError(f"extension {number} does not exist")
+    return extension

@@ -233,7 +233,9 @@ async def test_a_full_queue_turns_the_caller_away_unanswered() -> None:
     first.cancel()
 
 
-async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer() -> None:
+async def answered_by_agent_1() -> tuple[Scene, asyncio.Task[Destination | None]]:
+    """A caller in a queue with agent 1, whose phone 101 answered; the queue watches for a
+    transfer."""
     scene = Scene(config(), "1")
     task = await scene.run()
     bridge = await asyncio.wait_for(scene.driver.results.get(), 1)
@@ -243,6 +245,11 @@ async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer()
         if scene.control.takes_transfers:
             break
     assert scene.control.takes_transfers
+    return scene, task
+
+
+async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer() -> None:
+    scene, task = await answered_by_agent_1()
     scene.control.transferred(Transfer("150"))
     with pytest.raises(TransferRequested) as caught:
         await asyncio.wait_for(task, 1)
@@ -256,14 +263,7 @@ async def test_an_agent_who_transfers_the_caller_is_logged_as_a_blind_transfer()
 
 
 async def test_an_attended_transfer_is_logged_with_the_new_conversations_id() -> None:
-    scene = Scene(config(), "1")
-    task = await scene.run()
-    bridge = await asyncio.wait_for(scene.driver.results.get(), 1)
-    bridge.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered", "101", "b-1"))
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if scene.control.takes_transfers:
-            break
+    scene, task = await answered_by_agent_1()
     # The agent talked to 150 and joined the caller to them: the queue's part is over,
     # and the caller is still connected (to 150 now).
     scene.control.transferred(Transfer("150", attended=True, uniqueid="b-2"))

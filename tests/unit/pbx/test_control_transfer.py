@@ -81,9 +81,8 @@ async def test_a_transfer_to_an_extension_rings_it(transferring_menu: list[str])
     assert transferring_menu == ["main"]
 
 
-async def test_an_extension_that_transfers_its_caller_sends_them_on(
-    transferring_menu: list[str],
-) -> None:
+async def caller_put_through_to_201() -> tuple[CallControl, asyncio.Task[None]]:
+    """A caller the launcher put through to extension 201 (answered), and the launcher's run."""
     call, driver, _ = control()
     apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
     task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, "201")))
@@ -93,6 +92,13 @@ async def test_an_extension_that_transfers_its_caller_sends_them_on(
     driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
     for _ in range(10):
         await asyncio.sleep(0)
+    return call, task
+
+
+async def test_an_extension_that_transfers_its_caller_sends_them_on(
+    transferring_menu: list[str],
+) -> None:
+    call, task = await caller_put_through_to_201()
     assert call.takes_transfers
     call.transferred(Transfer("800"))  # the phone at 201 REFERs the caller to menu 800
     await asyncio.wait_for(task, 1)
@@ -102,15 +108,7 @@ async def test_an_extension_that_transfers_its_caller_sends_them_on(
 async def test_after_an_attended_transfer_the_launcher_follows_the_new_conversation(
     transferring_menu: list[str],
 ) -> None:
-    call, driver, _ = control()
-    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
-    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, "201")))
-    for _ in range(10):
-        await asyncio.sleep(0)
-    assert driver.result is not None
-    driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
-    for _ in range(10):
-        await asyncio.sleep(0)
+    call, task = await caller_put_through_to_201()
     # 201 talked to 202 and joined the caller to them: the caller stays bridged, and a
     # blind transfer by 202 later is followed as well.
     call.transferred(Transfer("202", attended=True, uniqueid="b-2"))
@@ -125,15 +123,7 @@ async def test_after_an_attended_transfer_the_launcher_follows_the_new_conversat
 
 
 async def test_the_launcher_lets_go_when_the_transferred_caller_hangs_up() -> None:
-    call, driver, _ = control()
-    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
-    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, "201")))
-    for _ in range(10):
-        await asyncio.sleep(0)
-    assert driver.result is not None
-    driver.result.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
-    for _ in range(10):
-        await asyncio.sleep(0)
+    call, task = await caller_put_through_to_201()
     call.transferred(Transfer("202", attended=True, uniqueid="b-2"))
     for _ in range(10):
         await asyncio.sleep(0)
