@@ -9,7 +9,17 @@ from typing import Annotated, Any
 
 import typer
 
-from ringfort.cli import cdr, extension, ivr, queue, recording, report, timecond, voicemail
+from ringfort.cli import (
+    backup,
+    cdr,
+    extension,
+    ivr,
+    queue,
+    recording,
+    report,
+    timecond,
+    voicemail,
+)
 from ringfort.cli.output import EXIT_FAILURE, fail, print_json, print_table, to_record
 from ringfort.cli.state import CliState, run_with_database, state_of
 from ringfort.errors import RingfortError
@@ -37,6 +47,7 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(queue.agent_app, name="agent")
 app.add_typer(report.app, name="report")
 app.add_typer(voicemail.app, name="voicemail")
+app.add_typer(backup.app, name="backup")
 
 
 @app.callback()
