@@ -14,9 +14,18 @@ from operator import add, mul
 from typing import TypeAlias
 
 from ringfort.errors import LocalProtocolError, RemoteProtocolError
-from ringfort.rtp.g711 import alaw_to_linear, ulaw_to_linear
+from ringfort.rtp.g711 import alaw_to_linear, linear_to_ulaw, ulaw_to_linear
 
-__all__ = ["RATE", "Pcm8k", "WavFormat", "decode_wav", "encode_wav", "read_format", "resample"]
+__all__ = [
+    "RATE",
+    "Pcm8k",
+    "WavFormat",
+    "decode_wav",
+    "encode_ulaw_wav",
+    "encode_wav",
+    "read_format",
+    "resample",
+]
 
 RATE = 8000
 """The rate of everything Ringfort plays: G.711's 8 kHz."""
@@ -130,6 +139,36 @@ def encode_wav(pcm: bytes, rate: int = RATE, channels: int = 1) -> bytes:
         len(pcm),
     )
     return header + pcm
+
+
+def encode_ulaw_wav(pcm: bytes) -> bytes:
+    """8 kHz 16-bit mono PCM as a G.711 mu-law WAV: half the size of 16-bit PCM, and what
+    most calls carry anyway (the shipped prompts are kept this way)."""
+    if len(pcm) % 2:
+        raise LocalProtocolError(f"{len(pcm)} octets are not whole 16-bit samples")
+    data = linear_to_ulaw(pcm)
+    # Non-PCM formats carry an 18-octet 'fmt ' (with cbSize) and a 'fact' chunk.
+    header = struct.pack(
+        "<4sI4s4sIHHIIHHH4sII4sI",
+        b"RIFF",
+        4 + 26 + 12 + 8 + len(data) + len(data) % 2,
+        b"WAVE",
+        b"fmt ",
+        18,
+        _ULAW,
+        1,
+        RATE,
+        RATE,
+        1,
+        8,
+        0,
+        b"fact",
+        4,
+        len(data),
+        b"data",
+        len(data),
+    )
+    return header + data + b"\0" * (len(data) % 2)
 
 
 def resample(pcm: bytes, source_rate: int, target_rate: int = RATE) -> bytes:

@@ -251,13 +251,13 @@ def test_every_contract_prompt_ships_in_english(name: str) -> None:
     assert max(abs(v) for v in struct.unpack(f"<{len(clip.pcm) // 2}h", clip.pcm)) > 16000
 
 
-def test_shipped_prompts_are_8khz_16_bit_mono_and_small_in_total() -> None:
+def test_shipped_prompts_are_8khz_mu_law_mono_and_small_in_total() -> None:
     files = sorted(SHIPPED_PROMPTS.glob("en/**/*.wav"))
     assert len(files) >= len(CONTRACT_PROMPTS)
     for path in files:
         header = path.read_bytes()[:44]
-        channels, rate, _, _, bits = struct.unpack_from("<HIIHH", header, 22)
-        assert (channels, rate, bits) == (1, 8000, 16), path
-    # About 16 KB a second of speech: the whole set (menus, queues, parking, voicemail)
-    # stays well under a minute and a half.
-    assert sum(path.stat().st_size for path in files) < 1_500_000
+        tag, channels, rate, _, _, bits = struct.unpack_from("<HHIIHH", header, 20)
+        assert (tag, channels, rate, bits) == (7, 1, 8000, 8), path
+    # 8 KB a second of speech: the whole set (menus, queues, parking, the voicemail
+    # menus, numbers, days and months) stays around three minutes.
+    assert sum(path.stat().st_size for path in files) < 2_000_000
