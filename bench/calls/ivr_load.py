@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from media_load import Endpoint, OutgoingCall, Phones, Totals, process_cpu_seconds
+from media_load import Endpoint, OutgoingCall, Phones, process_cpu_seconds
 from server_under_test import (
     CpuMeter,
     RingfortServer,
@@ -59,16 +59,7 @@ class PromptEndpoint(Endpoint):
 class MenuCallers(Phones):
     """The media benchmark's caller, dialling the menu, with prompt-counting sockets."""
 
-    async def endpoint(self, totals: Totals) -> Endpoint:
-        created = PromptEndpoint(
-            totals=totals, late_ns=self.late_ns,
-            payload_size=self.payload_size, ptime_ms=self.ptime_ms,
-        )  # fmt: skip
-        await asyncio.get_running_loop().create_datagram_endpoint(
-            lambda: created, local_addr=("127.0.0.1", 0)
-        )
-        self.pacer.add(created)
-        return created
+    endpoint_type = PromptEndpoint
 
 
 @dataclass(frozen=True)

@@ -417,6 +417,9 @@ class IncomingCall:
 class Phones:
     """Caller 101 and callee 102 as one SIP user agent each, sharing an event loop."""
 
+    endpoint_type: type[Endpoint] = Endpoint
+    """What a call's media socket does (a benchmark's own kind counts or sends otherwise)."""
+
     def __init__(
         self,
         *,
@@ -480,8 +483,8 @@ class Phones:
                 sip.transport.close()
 
     async def endpoint(self, totals: Totals) -> Endpoint:
-        """A media socket on an ephemeral port of 127.0.0.1."""
-        created = Endpoint(
+        """A media socket (an `endpoint_type`) on an ephemeral port of 127.0.0.1."""
+        created = self.endpoint_type(
             totals=totals, late_ns=self.late_ns,
             payload_size=self.payload_size, ptime_ms=self.ptime_ms,
         )  # fmt: skip
