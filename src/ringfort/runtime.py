@@ -27,6 +27,7 @@ from ringfort.apps.parking import ParkingLot
 from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.apps.queue.phones import PhoneActivity
+from ringfort.apps.timecond import zone
 from ringfort.apps.voicemail import MessageLimits
 from ringfort.bus import EventBus
 from ringfort.clock import local_zone
@@ -44,7 +45,10 @@ from ringfort.pbx.mwi import MessageWaiting
 from ringfort.pbx.recording import CallRecorder
 from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
+from ringfort.services.backup import BackupLayout, BackupService
+from ringfort.services.backup_schedule import ScheduledBackups
 from ringfort.services.cdr_writer import CdrWriter
+from ringfort.services.data_directory import DataDirectoryLock
 from ringfort.services.database import Database
 from ringfort.services.dialplan import DialPlanService
 from ringfort.services.extensions import ExtensionService
@@ -122,6 +126,8 @@ class Node:
         self._housekeeping: asyncio.Task[None] | None = None
         self._keepalive: asyncio.Task[None] | None = None
         self._janitor: asyncio.Task[None] | None = None
+        self._backups: asyncio.Task[None] | None = None
+        self.data_lock = DataDirectoryLock(settings.data_dir)
         self._ready = False
 
     async def start(self, *, demo: bool = False) -> list[tuple[str, str, str]]:
@@ -131,6 +137,9 @@ class Node:
         """
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # Held while the server runs, so `ringfort backup restore` will not replace
+        # the directory under it.
+        self.data_lock.hold_shared()
         await self.db.open()
         created = await ExtensionService(db=self.db).ensure_demo() if demo else []
 
@@ -225,6 +234,7 @@ class Node:
                 parking=self.parking,
                 voicemail=self.voicemail,
                 message_limits=message_limits,
+                zone=zone(voicemail.timezone) if voicemail.timezone else None,
             ),
             voicemail=voicemail.enabled,
             inband_dtmf=calls.inband_dtmf,
@@ -280,6 +290,19 @@ class Node:
             self._janitor = asyncio.create_task(
                 janitor.run_forever(settings.recording.retention_days), name="recording-janitor"
             )
+        schedule = settings.backup.cron
+        if schedule is not None:
+            backups = ScheduledBackups(
+                backups=BackupService(
+                    layout=BackupLayout.from_settings(settings),
+                    directory=settings.backup_directory,
+                ),
+                schedule=schedule,
+                keep=settings.backup.keep,
+                parts=settings.backup.parts,
+                zone=local_zone(),
+            )
+            self._backups = asyncio.create_task(backups.run_forever(), name="scheduled-backups")
         if reg.nat_keepalive_interval > 0:
             keepalive = NatKeepalive(
                 location=self.location,
@@ -319,7 +342,7 @@ class Node:
             await self.mwi.close()
         if self.mailer is not None:
             await self.mailer.close()
-        for task in (self._keepalive, self._housekeeping, self._janitor):
+        for task in (self._keepalive, self._housekeeping, self._janitor, self._backups):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -337,6 +360,7 @@ class Node:
         if self.directory is not None:
             await self.directory.close()
         await self.db.close()
+        self.data_lock.release()
 
     async def _housekeep(self) -> None:
         while True:

@@ -6,11 +6,14 @@ here; everything else (extensions, queues, ...) lives in the database.
 
 from __future__ import annotations
 
+import zoneinfo
 from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from ringfort.cron import CronError, CronSchedule
 
 DEFAULT_DATA_DIR = Path("./data")
 
@@ -188,6 +191,20 @@ class VoicemailSettings(BaseModel):
     """A message ends after this long without sound."""
     min_message_seconds: Annotated[float, Field(ge=0)] = 1.0
     """Shorter messages are dropped (a caller who hung up at the beep)."""
+    timezone: str | None = None
+    """The time zone the phone menu says messages' times in (``Europe/Moscow``); default:
+    the server's."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value:
+            try:
+                zoneinfo.ZoneInfo(value)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError) as error:
+                raise ValueError(f"unknown time zone {value!r} (e.g. Europe/London)") from error
+        return value or None
+
     email_subject: str = "New voicemail from {caller} ({seconds} s)"
     """The subject of a message's e-mail; ``{mailbox}``, ``{caller}``, ``{clid}``,
     ``{time}``, ``{seconds}`` are filled in."""
@@ -266,6 +283,68 @@ def parking_slots(text: str) -> tuple[str, ...]:
     return tuple(f"{number:0{len(first)}d}" for number in range(low, high + 1))
 
 
+BACKUP_PARTS = ("recordings", "voicemail", "prompts", "moh")
+"""What a backup may hold besides the database (which it always holds), in archive order."""
+
+
+def backup_parts(text: str) -> tuple[str, ...]:
+    """The parts a comma list names, in :data:`BACKUP_PARTS` order; ``none``: the database only.
+
+    ValueError that names the unknown part.
+    """
+    names = {name.strip().lower() for name in text.split(",") if name.strip()}
+    if names == {"none"}:
+        return ()
+    unknown = sorted(names - set(BACKUP_PARTS))
+    if unknown:
+        raise ValueError(
+            f"unknown backup part {', '.join(unknown)}: choose from {', '.join(BACKUP_PARTS)}"
+            " (or none: the database only)"
+        )
+    return tuple(part for part in BACKUP_PARTS if part in names)
+
+
+class BackupSettings(BaseModel):
+    """Backups the server makes by itself: when, where, what, and how many are kept."""
+
+    schedule: str = ""
+    """A cron expression (``minute hour day month weekday``, local time), e.g. ``30 3 * * *``
+    for 03:30 every night; empty: no scheduled backups."""
+    directory: Path | None = None
+    """Where archives are written; default ``<data_dir>/backups``."""
+    keep: Annotated[int, Field(ge=1)] = 7
+    """After each scheduled backup, archives beyond the newest this many are deleted."""
+    include: str = ",".join(BACKUP_PARTS)
+    """The parts besides the database, a comma list of recordings, voicemail, prompts, moh;
+    ``none``: the database only."""
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, value: str) -> str:
+        if value.strip():
+            try:
+                CronSchedule.parse(value)
+            except CronError as exc:
+                raise ValueError(str(exc)) from None
+        return value.strip()
+
+    @field_validator("include")
+    @classmethod
+    def _check_include(cls, value: str) -> str:
+        backup_parts(value)
+        return value
+
+    @property
+    def cron(self) -> CronSchedule | None:
+        """The schedule, parsed; None when scheduled backups are off."""
+        return CronSchedule.parse(self.schedule) if self.schedule else None
+
+    @property
+    def parts(self) -> tuple[str, ...]:
+        """``include``, parsed."""
+        return backup_parts(self.include)
+
+
 class Settings(BaseSettings):
     """All settings of one Ringfort node.
 
@@ -292,6 +371,7 @@ class Settings(BaseSettings):
     parking: ParkingSettings = ParkingSettings()
     voicemail: VoicemailSettings = VoicemailSettings()
     smtp: SmtpSettings = SmtpSettings()
+    backup: BackupSettings = BackupSettings()
 
     @property
     def recording_directory(self) -> Path:
@@ -307,6 +387,16 @@ class Settings(BaseSettings):
     def moh_directory(self) -> Path:
         """The administrator's folder of music on hold."""
         return self.moh.directory or self.data_dir / "moh"
+
+    @property
+    def prompts_directory(self) -> Path:
+        """The administrator's recorded prompts, searched before the shipped ones."""
+        return self.data_dir / "prompts"
+
+    @property
+    def backup_directory(self) -> Path:
+        """Where backup archives are written by default."""
+        return self.backup.directory or self.data_dir / "backups"
 
     @property
     def effective_database_url(self) -> str:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +39,7 @@ from test_calls_baresip import (
     write_tone_wav,
 )
 
-from ringfort.media.prompts import SHIPPED_PROMPTS
+from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 
 pytestmark = pytest.mark.peers
 
@@ -50,11 +49,8 @@ BEEP_SECONDS = 0.3
 
 
 def prompt_seconds(*names: str) -> float:
-    total = 0.0
-    for name in names:
-        with wave.open(str(SHIPPED_PROMPTS / "en" / f"{name}.wav"), "rb") as prompt:
-            total += prompt.getnframes() / prompt.getframerate()
-    return total
+    library = PromptLibrary([SHIPPED_PROMPTS])
+    return sum(library.load(name).duration for name in names)
 
 
 def greeting_seconds(busy: bool) -> float:

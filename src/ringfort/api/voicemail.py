@@ -1,4 +1,5 @@
-"""REST routes of voicemail: mailboxes on and off, messages listed, heard, marked, deleted.
+"""REST routes of voicemail: mailboxes on and off with their PIN, options and greetings;
+messages listed, heard, marked, deleted.
 
 The same service as ``ringfort voicemail``; the audio is the message's WAV as stored
 (8 kHz 16-bit mono), served with range requests so a browser's player can seek.
@@ -11,12 +12,12 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
-from ringfort.errors import NotFoundError
-from ringfort.services.voicemail import MessageView, VoicemailService
+from ringfort.errors import NotFoundError, ValidationError
+from ringfort.services.voicemail import Greeting, MailboxOptions, MessageView, VoicemailService
 
 __all__ = ["voicemail_routes"]
 
@@ -31,6 +32,29 @@ class Mark(BaseModel):
     """A message listened to, or new again."""
 
     read: bool = Field(description="True: to Old (listened to); false: back to INBOX.")
+
+
+class Pin(BaseModel):
+    """The PIN that opens a mailbox from the phone."""
+
+    pin: str | None = Field(description="4 to 16 digits; null: no PIN (only *97 from the owner).")
+
+
+class Options(BaseModel):
+    """How a mailbox behaves; what is left out stays as it is."""
+
+    ring_seconds: int | None = Field(
+        None, description="Ring time before voicemail (0: the system's ring timeout)."
+    )
+    operator: str | None = Field(
+        None, description='Where 0 during the greeting goes (a destination; "" for nowhere).'
+    )
+    max_messages: int | None = Field(None, description="A full mailbox takes no more.")
+    max_seconds: int | None = Field(None, description="The longest message.")
+    ask_pin: bool | None = Field(None, description="Whether *97 from the owner's phone asks.")
+
+
+MAX_GREETING_BYTES = 20 * 1024 * 1024
 
 
 def _message(message: MessageView) -> dict[str, Any]:
@@ -57,6 +81,56 @@ def voicemail_routes(service: VoicemailService) -> APIRouter:
         """Turn voicemail on or off for an extension (its messages are kept)."""
         await service.set_enabled(number, body.enabled)
         return {"mailbox": number, "enabled": body.enabled}
+
+    @router.put("/api/v1/voicemail/mailboxes/{number}/pin", status_code=204)
+    async def pin(number: str, body: Pin) -> Response:
+        """Set or remove the mailbox's PIN."""
+        await service.set_pin(number, body.pin)
+        return Response(status_code=204)
+
+    @router.get("/api/v1/voicemail/mailboxes/{number}/options")
+    async def options(number: str) -> dict[str, Any]:
+        """How the mailbox behaves."""
+        return asdict(await service.options(number))
+
+    @router.patch("/api/v1/voicemail/mailboxes/{number}/options")
+    async def set_options(number: str, body: Options) -> dict[str, Any]:
+        """Change how the mailbox behaves."""
+        change = MailboxOptions(**body.model_dump())
+        return asdict(await service.set_options(number, change))
+
+    @router.get("/api/v1/voicemail/mailboxes/{number}/greetings")
+    async def greetings(number: str) -> list[dict[str, Any]]:
+        """The greetings the mailbox has recorded."""
+        await service.options(number)  # 404 for no such extension
+        return [
+            {"kind": kind.value, "audio": f"/api/v1/voicemail/mailboxes/{number}/greetings/{kind}"}
+            for kind in service.greetings(number)
+        ]
+
+    @router.get("/api/v1/voicemail/mailboxes/{number}/greetings/{kind}")
+    async def greeting(number: str, kind: Greeting) -> FileResponse:
+        """One greeting's WAV."""
+        path = service.greeting_path(number, kind)
+        if not await asyncio.to_thread(path.is_file):
+            raise NotFoundError(f"mailbox {number} has no {kind.value} greeting")
+        return FileResponse(path, media_type="audio/wav", filename=f"{number}-{kind.value}.wav")
+
+    @router.put("/api/v1/voicemail/mailboxes/{number}/greetings/{kind}")
+    async def upload_greeting(number: str, kind: Greeting, request: Request) -> dict[str, Any]:
+        """Set a greeting from a WAV file sent as the body (any rate or channels)."""
+        data = await request.body()
+        if len(data) > MAX_GREETING_BYTES:
+            raise ValidationError(f"a greeting is at most {MAX_GREETING_BYTES} bytes")
+        seconds = await service.import_greeting(number, kind, data)
+        return {"kind": kind.value, "seconds": round(seconds, 2)}
+
+    @router.delete("/api/v1/voicemail/mailboxes/{number}/greetings/{kind}", status_code=204)
+    async def delete_greeting(number: str, kind: Greeting) -> Response:
+        """Remove a greeting."""
+        await service.options(number)
+        await service.delete_greeting(number, kind)
+        return Response(status_code=204)
 
     @router.get("/api/v1/voicemail/messages")
     async def messages(

@@ -1,7 +1,8 @@
 """Feature codes dialled from phones, looked up before the dial plan.
 
-``*45<queue>`` logs in or out, ``*46<queue>`` pauses or unpauses; a parking slot's
-number picks up the call parked there.
+``*45<queue>`` logs in or out, ``*46<queue>`` pauses or unpauses; ``*97`` is the
+caller's own mailbox and ``*98`` the voicemail main menu; a parking slot's number
+picks up the call parked there.
 """
 
 from __future__ import annotations
@@ -11,13 +12,24 @@ from collections.abc import Container
 from ringfort.pbx.destination import Destination, DestinationKind, is_number
 from ringfort.pbx.ports import DialPlan
 
-__all__ = ["AGENT_LOGIN", "AGENT_PAUSE", "FeatureCodes", "split_feature"]
+__all__ = [
+    "AGENT_LOGIN",
+    "AGENT_PAUSE",
+    "MY_VOICEMAIL",
+    "VOICEMAIL_MAIN",
+    "FeatureCodes",
+    "split_feature",
+]
 
 AGENT_LOGIN = "*45"
 """``*45<queue number>``: log in with the PIN, or log out if logged in at this phone."""
 AGENT_PAUSE = "*46"
 """``*46<queue number>``: pause, or unpause if paused."""
 _CODES = (AGENT_LOGIN, AGENT_PAUSE)
+MY_VOICEMAIL = "*97"
+"""The caller's own mailbox (the PIN asked unless the mailbox says not)."""
+VOICEMAIL_MAIN = "*98"
+"""The voicemail main menu: any mailbox, by number and PIN."""
 
 
 def split_feature(dialled: str) -> tuple[str, str] | None:
@@ -39,8 +51,10 @@ class FeatureCodes:
         """A feature destination for a feature code; else what the dial plan says; else a
         parking slot. A menu, queue or time condition given a slot's number keeps it: what
         was configured wins over the lot's default range."""
-        if split_feature(number) is not None:
+        if split_feature(number) is not None or number == MY_VOICEMAIL:
             return Destination(DestinationKind.FEATURE, number)
+        if number == VOICEMAIL_MAIN:
+            return Destination(DestinationKind.VOICEMAIL)
         destination = await self._plan.resolve(number)
         if destination is None and number in self._parking:
             return Destination(DestinationKind.FEATURE, number)

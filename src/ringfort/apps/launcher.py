@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
-from ringfort.apps.features import split_feature
+from ringfort.apps.features import MY_VOICEMAIL, split_feature
 from ringfort.apps.ivr.menu import clips_for, run_menu
 from ringfort.apps.parking import ParkingLot, run_parking
 from ringfort.apps.ports import AppDirectory
@@ -15,7 +15,8 @@ from ringfort.apps.queue.caller import run_queue
 from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.login import run_feature
 from ringfort.apps.queue.ports import QueueDirectory
-from ringfort.apps.voicemail import MessageLimits, MessageStore, leave_message
+from ringfort.apps.voicemail import MailboxStore, MessageLimits, leave_message
+from ringfort.apps.voicemail_menu import run_voicemail_menu
 from ringfort.media.prompts import PromptLibrary
 from ringfort.pbx.control import CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
@@ -49,8 +50,9 @@ class Applications:
         queues: QueueDirectory | None = None,
         centre: CallCentre | None = None,
         parking: ParkingLot | None = None,
-        voicemail: MessageStore | None = None,
+        voicemail: MailboxStore | None = None,
         message_limits: MessageLimits | None = None,
+        zone: tzinfo | None = None,
     ) -> None:
         self._directory = directory
         self._prompts = prompts
@@ -61,6 +63,7 @@ class Applications:
         self._parking = parking
         self._voicemail = voicemail
         self._message_limits = message_limits or MessageLimits()
+        self._zone = zone
 
     async def run(self, call: CallControl, destination: Destination) -> None:
         """Take ``call`` from ``destination`` on until it is connected or hung up.
@@ -133,11 +136,14 @@ class Applications:
             # Stay with the call while it is bridged: the extension may transfer it on.
             return await self._follow_bridge(call)
         if kind is DestinationKind.VOICEMAIL and self._voicemail is not None:
-            await leave_message(
+            if not destination.target:
+                await self._voicemail_menu(call, self._voicemail, None, language)
+                return None
+            operator = await leave_message(
                 call, destination.target, busy=destination.busy, store=self._voicemail,
                 prompts=self._prompts, language=language, limits=self._message_limits,
             )  # fmt: skip
-            return None
+            return None if operator is None else (operator, language)
         if kind is DestinationKind.HANGUP:
             if call.answered:
                 await call.play(clips_for(self._prompts, ("goodbye",), language))
@@ -173,6 +179,14 @@ class Applications:
         ):
             await run_parking(call, self._parking, destination.target, self._prompts, language)
             return None
+        voicemail = self._voicemail
+        if (
+            kind is DestinationKind.FEATURE
+            and destination.target == MY_VOICEMAIL
+            and voicemail is not None
+        ):
+            await self._voicemail_menu(call, voicemail, call.caller, language)
+            return None
         feature = split_feature(destination.target) if kind is DestinationKind.FEATURE else None
         if feature is not None and self._queues is not None and self._centre is not None:
             code, queue_number = feature
@@ -182,3 +196,16 @@ class Applications:
             return None
         log.warning("call %s: %s is not available yet", call.uniqueid, destination)
         return None
+
+    async def _voicemail_menu(
+        self, call: CallControl, store: MailboxStore, mailbox: str | None, language: str
+    ) -> None:
+        await run_voicemail_menu(
+            call,
+            store,
+            self._prompts,
+            language,
+            mailbox=mailbox,
+            zone=self._zone,
+            now=self._now,
+        )

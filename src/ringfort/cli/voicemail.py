@@ -1,7 +1,9 @@
-"""``ringfort voicemail``: the messages callers left, and the mailboxes' PINs."""
+"""``ringfort voicemail``: the messages callers left, and the mailboxes' PINs, options and
+greetings."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -9,7 +11,15 @@ import typer
 from ringfort.cli.output import format_time, print_json, print_table, to_record
 from ringfort.cli.state import run_with_database, state_of
 from ringfort.services.database import Database
-from ringfort.services.voicemail import MailboxEmail, MessageView, VoicemailService
+from ringfort.services.voicemail import (
+    Greeting,
+    MailboxEmail,
+    MailboxOptions,
+    MessageView,
+    VoicemailService,
+)
+
+Extension = Annotated[str, typer.Argument(help="The extension.")]
 
 app = typer.Typer(
     help="Voicemail: callers who do not reach an extension (busy, no answer, no phone"
@@ -40,7 +50,7 @@ def _switch(ctx: typer.Context, number: str, enabled: bool) -> None:
 @app.command("enable")
 def enable(
     ctx: typer.Context,
-    number: Annotated[str, typer.Argument(help="The extension.")],
+    number: Extension,
 ) -> None:
     """Turn voicemail on for an extension: busy, unanswered (after calls.ring_timeout) and
     unregistered calls go to its mailbox."""
@@ -50,7 +60,7 @@ def enable(
 @app.command("disable")
 def disable(
     ctx: typer.Context,
-    number: Annotated[str, typer.Argument(help="The extension.")],
+    number: Extension,
 ) -> None:
     """Turn voicemail off for an extension (its messages are kept)."""
     _switch(ctx, number, False)
@@ -59,7 +69,7 @@ def disable(
 @app.command("email")
 def email(
     ctx: typer.Context,
-    number: Annotated[str, typer.Argument(help="The extension.")],
+    number: Extension,
     address: Annotated[
         str | None,
         typer.Argument(
@@ -189,3 +199,141 @@ def delete(
 
     run_with_database(settings, action)
     typer.echo(f"message {message_id} deleted")
+
+
+@app.command("set-pin")
+def set_pin(
+    ctx: typer.Context,
+    number: Extension,
+    pin: Annotated[
+        str | None,
+        typer.Argument(help="4 to 16 digits; leave out with --clear.", show_default=False),
+    ] = None,
+    clear: Annotated[
+        bool,
+        typer.Option(
+            "--clear", help="No PIN: only the owner's own phone (*97) reaches the mailbox."
+        ),
+    ] = False,
+) -> None:
+    """Set the PIN that opens a mailbox from the phone (*97 asks it unless the mailbox is set
+    not to; the voicemail main number *98 always does)."""
+    if (pin is None) == (not clear):
+        raise typer.BadParameter("give a PIN, or --clear to remove it")
+    settings = state_of(ctx).settings()
+
+    async def action(db: Database) -> None:
+        await _service(ctx, db).set_pin(number, None if clear else pin)
+
+    run_with_database(settings, action)
+    typer.echo(f"mailbox {number}: PIN {'removed' if clear else 'set'}")
+
+
+@app.command("options")
+def options(
+    ctx: typer.Context,
+    number: Extension,
+    ring_seconds: Annotated[
+        int | None,
+        typer.Option(
+            "--ring-seconds",
+            help="How long the phones ring before the call goes to voicemail"
+            " (0: RINGFORT_CALLS__RING_TIMEOUT).",
+            show_default=False,
+        ),
+    ] = None,
+    operator: Annotated[
+        str | None,
+        typer.Option(
+            "--operator",
+            metavar="DESTINATION",
+            help="Where a caller pressing 0 during the greeting goes, e.g. extension:100"
+            ' ("" for nowhere).',
+            show_default=False,
+        ),
+    ] = None,
+    max_messages: Annotated[
+        int | None,
+        typer.Option("--max-messages", help="A full mailbox takes no more.", show_default=False),
+    ] = None,
+    max_seconds: Annotated[
+        int | None,
+        typer.Option("--max-seconds", help="The longest message.", show_default=False),
+    ] = None,
+    ask_pin: Annotated[
+        bool | None,
+        typer.Option(
+            "--ask-pin/--no-ask-pin",
+            help="Whether *97 from the owner's own phone asks the PIN.",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show or change how a mailbox behaves: ring time, operator, limits, PIN at *97."""
+    settings = state_of(ctx).settings()
+    change = MailboxOptions(ring_seconds, operator, max_messages, max_seconds, ask_pin)
+
+    async def action(db: Database) -> MailboxOptions:
+        service = _service(ctx, db)
+        if change == MailboxOptions():
+            return await service.options(number)
+        return await service.set_options(number, change)
+
+    found = run_with_database(settings, action)
+    if as_json:
+        print_json(to_record(found))
+        return
+    ring = f"{found.ring_seconds} s" if found.ring_seconds else "the system's ring timeout"
+    typer.echo(
+        f"mailbox {number}: rings {ring}; operator {found.operator or 'none'};"
+        f" at most {found.max_messages} messages of {found.max_seconds} s;"
+        f" *97 {'asks' if found.ask_pin else 'does not ask'} the PIN"
+    )
+
+
+@app.command("greeting")
+def greeting(
+    ctx: typer.Context,
+    number: Extension,
+    kind: Annotated[
+        Greeting | None,
+        typer.Argument(help="Which greeting; leave out to list them.", show_default=False),
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A WAV file to use (any rate or channels; it is converted).",
+            show_default=False,
+            exists=True,
+            dir_okay=False,
+        ),
+    ] = None,
+    delete: Annotated[bool, typer.Option("--delete", help="Remove this greeting.")] = False,
+) -> None:
+    """List a mailbox's greetings, or set one from a WAV file, or remove one. Callers hear the
+    temporary greeting if there is one, else the busy or unavailable one, else the name
+    followed by "is not available", else a generated one. Owners can record them by phone
+    too (*97, then 0)."""
+    settings = state_of(ctx).settings()
+    if kind is None and (file is not None or delete):
+        raise typer.BadParameter("name the greeting: " + ", ".join(g.value for g in Greeting))
+
+    async def action(db: Database) -> str:
+        service = _service(ctx, db)
+        if kind is None:
+            await service.options(number)  # the extension must exist
+            found = service.greetings(number)
+            if not found:
+                return f"mailbox {number}: no greetings recorded"
+            return "\n".join(f"{k.value}\t{path}" for k, path in found.items())
+        if delete:
+            await service.delete_greeting(number, kind)
+            return f"mailbox {number}: {kind.value} greeting removed"
+        if file is None:
+            path = service.greeting_path(number, kind)
+            return str(path) if path.is_file() else f"mailbox {number}: no {kind.value} greeting"
+        seconds = await service.import_greeting(number, kind, file.read_bytes())
+        return f"mailbox {number}: {kind.value} greeting set ({seconds:.1f} s)"
+
+    typer.echo(run_with_database(settings, action))

@@ -104,6 +104,16 @@ class Extension(Base):
     """The e-mail carries the recording (off: only who called, when, how long)."""
     voicemail_delete_emailed: Mapped[bool] = mapped_column(default=False, server_default=false())
     """A message e-mailed is deleted from the mailbox."""
+    ring_seconds: Mapped[int | None] = mapped_column(Integer)
+    """How long a call rings the extension's phones; None: ``calls.ring_timeout``."""
+    voicemail_operator: Mapped[str | None] = mapped_column(String(80))
+    """Where a caller who presses 0 during the mailbox's greeting goes (a destination)."""
+    voicemail_max_messages: Mapped[int] = mapped_column(Integer, default=100, server_default="100")
+    """A mailbox holding this many messages takes no more."""
+    voicemail_max_seconds: Mapped[int] = mapped_column(Integer, default=180, server_default="180")
+    """The longest message a caller may leave."""
+    voicemail_ask_pin: Mapped[bool] = mapped_column(default=True, server_default=true())
+    """False: the owner's own phone reaches the mailbox (``*97``) without the PIN."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 

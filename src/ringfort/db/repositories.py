@@ -108,18 +108,19 @@ class ExtensionRepository:
         )
         return result.all()
 
-    async def passwords(self) -> dict[str, tuple[str, str, bool]]:
-        """Every extension's SIP password, name and voicemail switch by number (the call
-        core's snapshot)."""
+    async def passwords(self) -> dict[str, tuple[str, str, bool, int | None]]:
+        """Every extension's SIP password, name, voicemail switch and ring time by number
+        (the call core's snapshot)."""
         result = await self._session.execute(
             select(
                 Extension.number,
                 Extension.sip_password,
                 Extension.name,
                 Extension.voicemail_enabled,
+                Extension.ring_seconds,
             )
         )
-        return {row[0]: (row[1], row[2], row[3]) for row in result}
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in result}
 
     async def change_stamp(self) -> tuple[int, datetime | None]:
         """Changes whenever an extension is added, removed or updated.

@@ -251,6 +251,13 @@ class CallRecording:
             else:
                 self._stream.write(_interleave(chunks[0], chunks[1]))
 
+    def _flush(self) -> None:
+        """Write the audio that arrived since the last tick: a caller who hangs up right
+        after speaking (a voicemail message) keeps their last words."""
+        backlog = max(len(channel.pending) for channel in self._inputs)
+        if backlog:
+            self.tick(-(-backlog // _FRAME_BYTES))
+
     def _take(self, channel: _Channel) -> bytes:
         pending = channel.pending
         if len(pending) >= _FRAME_BYTES:
@@ -333,6 +340,7 @@ class CallRecording:
         """Finish the file and write the final metadata; closing twice returns the same."""
         ended = self._wall()
         if not self.closed:
+            self._flush()
             self.closed = True
             if self._reasons:
                 self._reasons.clear()

@@ -476,7 +476,8 @@ class B2bua:
         if destination is not None:
             self._start_app(call, destination)
         else:
-            self._dial(call, reachable, offer)
+            ring = callee.ring_seconds if callee is not None else None
+            self._dial(call, reachable, offer, ring or self._limits.ring_timeout)
 
     async def _open_call(
         self,
@@ -521,6 +522,7 @@ class B2bua:
         call: Call,
         reachable: list[tuple[Binding, Peer]],
         offer: SessionDescription | None,
+        ring_timeout: float,
     ) -> None:
         """Ring every phone in ``reachable`` with the caller's offer (an ordinary call)."""
         if offer is None:
@@ -533,7 +535,7 @@ class B2bua:
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "incompatible", 488)
                 return
             outgoing = rewritten
-        self._ring(call, reachable, outgoing, self._limits.ring_timeout)
+        self._ring(call, reachable, outgoing, ring_timeout)
 
     def _ring(
         self,
@@ -798,10 +800,16 @@ class B2bua:
     ) -> None:
         known = False
         reachable: list[tuple[Binding, Peer]] = []
+        # The application's ring time wins; else the longest the extensions ask for.
+        ring_timeout = options.ring_timeout
         for number in numbers:
-            if await self._directory.credentials(number) is not None:
+            credentials = await self._directory.credentials(number)
+            if credentials is not None:
                 known = True
                 reachable += self._reachable_bindings(number)
+                if options.ring_timeout is None and credentials.ring_seconds:
+                    ring_timeout = max(ring_timeout or 0.0, credentials.ring_seconds)
+        ring_timeout = ring_timeout or self._limits.ring_timeout
         if call.ended:
             return
         if not call.answered:
@@ -813,7 +821,7 @@ class B2bua:
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "unavailable", status)
                 return
             self._media.set_listener(call.caller.media, None)
-            self._dial(call, reachable, _sdp_of(call.invite))
+            self._dial(call, reachable, _sdp_of(call.invite), ring_timeout)
             return
         if options.record:
             call.record = True
@@ -839,7 +847,7 @@ class B2bua:
         offer = self._offer(call.callee, call.caller_format)
         if options.ringback:
             self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
-        self._ring(call, reachable, offer, options.ring_timeout or self._limits.ring_timeout)
+        self._ring(call, reachable, offer, ring_timeout)
 
     def _offer(self, leg: Leg, media_format: EndpointFormat) -> bytes:
         """Our offer to ``leg`` from its anchor: one codec (and telephone-event), as the

@@ -1,7 +1,8 @@
 """Where a call can be sent: an extension, a menu, a time condition, a queue, or hang-up.
 
 A destination is written ``kind:target`` (``extension:101``, ``ivr:main``,
-``timecond:office``, ``queue:support``) or just ``hangup``; that text form is what configuration,
+``timecond:office``, ``queue:support``, ``voicemail:101``) or just ``hangup`` or
+``voicemail`` (the voicemail main menu); that text form is what configuration,
 the database and the command line carry. A queue may carry the priority its callers get
 (``queue:support;priority=5``): they wait ahead of callers with a lower one.
 """
@@ -59,7 +60,8 @@ class DestinationKind(enum.StrEnum):
     HANGUP = "hangup"
     """No target: say goodbye and hang up."""
     VOICEMAIL = "voicemail"
-    """The target is a mailbox (an extension number): the caller leaves a message."""
+    """The target is a mailbox (an extension number): the caller leaves a message. With no
+    target: the voicemail main menu, where callers log in to a mailbox by number and PIN."""
     FEATURE = "feature"
     """A feature code the caller dialled (``*45500``, agent login); never configured."""
 
@@ -119,6 +121,8 @@ class Destination:
             if target:
                 raise ValueError(f"'hangup' takes no target, got {text!r}; write just: hangup")
             return cls(kind)
+        if kind is DestinationKind.VOICEMAIL and not target:
+            return cls(kind)  # the main menu
         if not colon or not target:
             raise ValueError(f"{text!r}: {kind.value} needs {_what(kind)}, e.g. {_EXAMPLES[kind]}")
         priority = 0
@@ -141,7 +145,7 @@ class Destination:
         return cls(kind, target, priority)
 
     def __str__(self) -> str:
-        if self.kind is DestinationKind.HANGUP:
+        if not self.target:
             return self.kind.value
         if self.priority:
             return f"{self.kind.value}:{self.target};priority={self.priority}"

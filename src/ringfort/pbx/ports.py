@@ -47,6 +47,9 @@ class Credentials:
     """The extension's display name: the caller ID name of its calls."""
     voicemail: bool = False
     """Calls to it that are busy or not answered go to its mailbox."""
+    ring_seconds: float | None = None
+    """How long its phones ring before the call fails (or goes to the mailbox); None: the
+    system's ring timeout."""
 
 
 @dataclass(frozen=True, slots=True)

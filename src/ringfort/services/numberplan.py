@@ -105,7 +105,7 @@ class NumberPlan:
         """
         for field, destination in destinations:
             kind = _KIND_OF_DESTINATION.get(destination.kind)
-            if kind is None or (kind, destination.target) == itself:
+            if kind is None or not destination.target or (kind, destination.target) == itself:
                 continue
             if self.get(kind, destination.target) is not None:
                 continue

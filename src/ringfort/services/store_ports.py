@@ -93,7 +93,8 @@ class SqlExtensionDirectory:
     ) -> int:
         passwords = await repository.passwords()
         self._snapshot = {
-            n: Credentials(n, pw, name, voicemail) for n, (pw, name, voicemail) in passwords.items()
+            n: Credentials(n, pw, name, voicemail, ring)
+            for n, (pw, name, voicemail, ring) in passwords.items()
         }
         self._stamp = stamp
         self._checked_at = self._monotonic()
@@ -151,7 +152,11 @@ class SqlExtensionDirectory:
             None
             if extension is None
             else Credentials(
-                number, extension.sip_password, extension.name, extension.voicemail_enabled
+                number,
+                extension.sip_password,
+                extension.name,
+                extension.voicemail_enabled,
+                extension.ring_seconds,
             )
         )
         if generation == self._generation:

@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import re
 import secrets
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,14 +23,16 @@ from pathlib import Path
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ringfort.apps.voicemail import NewMessage
+from ringfort.apps.voicemail import Greeting, Mailbox, NewMessage
 from ringfort.db.models import VOICEMAIL_FOLDERS, Extension, VoicemailMessage
 from ringfort.db.repositories import ExtensionRepository
-from ringfort.errors import NotFoundError, ValidationError
+from ringfort.errors import NotFoundError, RemoteProtocolError, ValidationError
 from ringfort.media.recorder import metadata_path
+from ringfort.pbx.destination import Destination
+from ringfort.rtp.wav import RATE, decode_wav, encode_wav
 from ringfort.services.database import Database
 
-__all__ = ["MailboxEmail", "MessageView", "VoicemailService"]
+__all__ = ["Greeting", "MailboxEmail", "MailboxOptions", "MessageView", "VoicemailService"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +53,8 @@ class MessageView:
     """The WAV's path relative to the voicemail directory."""
     file: str
     """The WAV's full path."""
+    uniqueid: str = ""
+    """The call it was left in."""
     email_state: str | None = None
     """``pending``, ``sent`` or ``failed`` when the mailbox e-mails its messages."""
     email_error: str | None = None
@@ -64,7 +70,24 @@ class MailboxEmail:
     delete_emailed: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class MailboxOptions:
+    """How an extension's mailbox behaves (None in an update: leave as it is)."""
+
+    ring_seconds: int | None = None
+    """How long the extension rings before the call goes to voicemail (0: the system's
+    ``calls.ring_timeout``)."""
+    operator: str | None = None
+    """Where ``0`` during the greeting goes (a destination; "" for nowhere)."""
+    max_messages: int | None = None
+    max_seconds: int | None = None
+    ask_pin: bool | None = None
+    """False: ``*97`` from the owner's own phone skips the PIN."""
+
+
 _ADDRESS = re.compile(r"[^@\s<>,;]+@[^@\s<>,;]+")
+_PIN = re.compile(r"[0-9]{4,16}")
+GREETINGS_FOLDER = "greetings"
 
 
 class VoicemailService:
@@ -91,6 +114,115 @@ class VoicemailService:
             extension.voicemail_enabled = enabled
         if self.on_extension_change is not None:
             self.on_extension_change(number)
+
+    async def set_pin(self, number: str, pin: str | None) -> None:
+        """Set (or, with None, clear) the mailbox's PIN: 4 to 16 digits."""
+        if pin is not None and _PIN.fullmatch(pin) is None:
+            raise ValidationError("a PIN is 4 to 16 digits", field="pin")
+        async with self._db.session() as session, session.begin():
+            extension = await _extension(session, number)
+            extension.voicemail_pin = pin
+
+    async def set_options(self, number: str, options: MailboxOptions) -> MailboxOptions:
+        """Change what ``options`` gives of the mailbox's behaviour; return all of it."""
+        operator = options.operator
+        if operator:
+            try:
+                operator = str(Destination.parse(operator))
+            except ValueError as error:
+                raise ValidationError(str(error), field="operator") from None
+        _check_range("ring_seconds", options.ring_seconds, 0, 600)
+        _check_range("max_messages", options.max_messages, 1, 10_000)
+        _check_range("max_seconds", options.max_seconds, 5, 3600)
+        async with self._db.session() as session, session.begin():
+            extension = await _extension(session, number)
+            if options.ring_seconds is not None:
+                extension.ring_seconds = options.ring_seconds or None
+            if operator is not None:
+                extension.voicemail_operator = operator or None
+            if options.max_messages is not None:
+                extension.voicemail_max_messages = options.max_messages
+            if options.max_seconds is not None:
+                extension.voicemail_max_seconds = options.max_seconds
+            if options.ask_pin is not None:
+                extension.voicemail_ask_pin = options.ask_pin
+            result = _options(extension)
+        if self.on_extension_change is not None:
+            self.on_extension_change(number)
+        return result
+
+    async def options(self, number: str) -> MailboxOptions:
+        """How the mailbox of ``number`` behaves."""
+        async with self._db.session() as session:
+            return _options(await _extension(session, number))
+
+    async def mailbox(self, number: str) -> Mailbox | None:
+        """The mailbox of extension ``number`` (its settings, greetings and message count);
+        None if there is no such extension."""
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+            if extension is None:
+                return None
+            count = await session.scalar(
+                select(func.count()).where(VoicemailMessage.mailbox == number)
+            )
+        operator = None
+        if extension.voicemail_operator:
+            try:
+                operator = Destination.parse(extension.voicemail_operator)
+            except ValueError as error:
+                log.warning("mailbox %s: operator ignored: %s", number, error)
+        greetings = await asyncio.to_thread(self.greetings, number)
+        return Mailbox(
+            number=number,
+            enabled=extension.voicemail_enabled,
+            pin=extension.voicemail_pin,
+            ask_pin=extension.voicemail_ask_pin,
+            operator=operator,
+            max_messages=extension.voicemail_max_messages,
+            max_seconds=float(extension.voicemail_max_seconds),
+            messages=count or 0,
+            greetings=greetings,
+        )
+
+    # -- greetings ------------------------------------------------------------------------------
+
+    def greeting_path(self, number: str, kind: Greeting) -> Path:
+        """Where the ``kind`` greeting of ``number`` is kept (it may not exist)."""
+        return self.directory / number / GREETINGS_FOLDER / f"{kind.value}.wav"
+
+    def greetings(self, number: str) -> dict[Greeting, Path]:
+        """The greetings ``number`` has recorded."""
+        found = {kind: self.greeting_path(number, kind) for kind in Greeting}
+        return {kind: path for kind, path in found.items() if path.is_file()}
+
+    def new_greeting_file(self, number: str) -> Path:
+        """A fresh path beside the greetings, to record one into before it is kept."""
+        folder = self.directory / number / GREETINGS_FOLDER
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"draft-{secrets.token_hex(4)}.wav"
+
+    async def save_greeting(self, number: str, kind: Greeting, recorded: Path) -> None:
+        """Make ``recorded`` (a file from `new_greeting_file`) the ``kind`` greeting."""
+        await asyncio.to_thread(_replace, recorded, self.greeting_path(number, kind))
+
+    async def import_greeting(self, number: str, kind: Greeting, wav: bytes) -> float:
+        """Make a WAV file's audio (any rate, channels or encoding Ringfort reads) the ``kind``
+        greeting of ``number``; its length in seconds."""
+        async with self._db.session() as session:
+            await _extension(session, number)
+        try:
+            pcm = await asyncio.to_thread(decode_wav, wav)
+        except RemoteProtocolError as error:
+            raise ValidationError(f"not a WAV file Ringfort can play: {error}") from None
+        draft = self.new_greeting_file(number)
+        await asyncio.to_thread(draft.write_bytes, encode_wav(pcm))
+        await self.save_greeting(number, kind, draft)
+        return len(pcm) / 2 / RATE
+
+    async def delete_greeting(self, number: str, kind: Greeting) -> None:
+        """Remove the ``kind`` greeting of ``number`` (nothing if it has none)."""
+        await asyncio.to_thread(_remove, self.greeting_path(number, kind))
 
     async def set_email(self, number: str, email: MailboxEmail) -> MailboxEmail:
         """Where (and how) the messages of ``number`` are e-mailed; no address: not at all."""
@@ -252,6 +384,28 @@ class VoicemailService:
                 "voicemail message %d: its file could not be deleted: %s", message_id, error
             )
 
+    async def forward(self, message_id: int, mailbox: str) -> bool:
+        """Put a copy of a message into ``mailbox`` as a new message (e-mailed if that
+        mailbox e-mails); False if there is no such extension or its mailbox is full."""
+        view = await self.message(message_id)
+        target = await self.mailbox(mailbox)
+        if target is None or target.messages >= target.max_messages:
+            return False
+        copy = self.new_file(mailbox)
+        await asyncio.to_thread(shutil.copyfile, view.file, copy)
+        await self.save(
+            NewMessage(
+                mailbox,
+                view.caller,
+                view.clid,
+                view.received_at,
+                view.seconds,
+                copy,
+                view.uniqueid,
+            )
+        )
+        return True
+
     def _changed(self) -> None:
         if self.on_change is not None:
             self.on_change()
@@ -267,6 +421,7 @@ class VoicemailService:
             seconds=row.seconds,
             path=row.path,
             file=str(self.directory / row.path),
+            uniqueid=row.uniqueid,
             email_state=row.email_state,
             email_error=row.email_error,
         )
@@ -277,6 +432,29 @@ def _remove(file: Path) -> None:
     for path in (file, metadata_path(file)):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
+
+
+def _replace(source: Path, target: Path) -> None:
+    """Move ``source`` over ``target`` in one step (a greeting is never half-written)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+    with contextlib.suppress(FileNotFoundError):
+        metadata_path(source).unlink()
+
+
+def _check_range(field: str, value: int | None, low: int, high: int) -> None:
+    if value is not None and not low <= value <= high:
+        raise ValidationError(f"{field} is {low} to {high}, not {value}", field=field)
+
+
+def _options(extension: Extension) -> MailboxOptions:
+    return MailboxOptions(
+        ring_seconds=extension.ring_seconds or 0,
+        operator=extension.voicemail_operator or "",
+        max_messages=extension.voicemail_max_messages,
+        max_seconds=extension.voicemail_max_seconds,
+        ask_pin=extension.voicemail_ask_pin,
+    )
 
 
 async def _extension(session: AsyncSession, number: str) -> Extension:

@@ -110,3 +110,6 @@ async def test_a_slot_number_is_a_feature_unless_the_dial_plan_uses_it() -> None
     # A menu numbered 701 keeps its number: the slot is shadowed.
     assert await codes.resolve("701") == Destination(DestinationKind.IVR, "main")
     assert await codes.resolve("704") is None
+    # The caller's own mailbox depends on who calls; the main number is a destination.
+    assert await codes.resolve("*97") == Destination(DestinationKind.FEATURE, "*97")
+    assert await codes.resolve("*98") == Destination(DestinationKind.VOICEMAIL)

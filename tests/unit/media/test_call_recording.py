@@ -235,3 +235,30 @@ def test_silence_is_measured_from_the_last_loud_frame(tmp_path: Path) -> None:
     assert recording.heard_sound
     assert recording.silent_seconds == pytest.approx(0.1)
     recording.close()
+
+
+def test_audio_that_arrived_after_the_last_tick_is_written_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    recording = CallRecording(path, 2, wall=Wall())
+    recording.feed(0, packet(linear_to_ulaw(pcm_of(3000)), seq=1))
+    recording.tick()
+    # The caller's last 40 ms and the callee's last 20 ms came in, then the hang-up.
+    recording.feed(0, packet(linear_to_ulaw(pcm_of(2000)), seq=2))
+    recording.feed(0, packet(linear_to_ulaw(pcm_of(1000)), seq=3))
+    recording.feed(1, packet(linear_to_ulaw(pcm_of(-2000)), seq=1))
+    summary = recording.close()
+    _, samples = samples_of(path)
+    left, right = samples[0::2], samples[1::2]
+    assert [round(left[i * FRAME], -3) for i in range(3)] == [3000, 2000, 1000]
+    assert [round(right[i * FRAME], -3) for i in range(3)] == [0, -2000, 0]
+    assert summary.seconds == pytest.approx(0.06)
+
+
+def test_a_paused_recording_writes_nothing_at_close(tmp_path: Path) -> None:
+    path = tmp_path / "call.wav"
+    recording = CallRecording(path, 1, wall=Wall())
+    recording.feed(0, packet(linear_to_ulaw(pcm_of(3000)), seq=1))
+    recording.pause("hold")
+    recording.close()
+    _, samples = samples_of(path)
+    assert samples == []

@@ -29,6 +29,8 @@ from ringfort.pbx.destination import Destination, DestinationKind, is_name, is_n
         ),
         ("queue:vip;priority=0", Destination(DestinationKind.QUEUE, "vip"), "queue:vip"),
         ("voicemail:101", Destination(DestinationKind.VOICEMAIL, "101"), "voicemail:101"),
+        ("voicemail", Destination(DestinationKind.VOICEMAIL), "voicemail"),
+        ("Voicemail:", Destination(DestinationKind.VOICEMAIL), "voicemail"),
     ],
 )
 def test_destinations_parse_and_write_back_in_one_form(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import struct
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -9,10 +11,11 @@ import pytest
 
 from ringfort.apps.voicemail import NewMessage
 from ringfort.errors import NotFoundError, ValidationError
+from ringfort.rtp.wav import encode_wav
 from ringfort.services.database import Database
 from ringfort.services.extensions import ExtensionService
 from ringfort.services.store_ports import SqlExtensionDirectory
-from ringfort.services.voicemail import VoicemailService
+from ringfort.services.voicemail import Greeting, MailboxOptions, VoicemailService
 
 NOON = datetime(2026, 12, 2, 12, 0, tzinfo=UTC)
 
@@ -110,3 +113,96 @@ def test_new_files_are_unique_and_in_the_mailboxs_folder(tmp_path: Path) -> None
     assert len(files) == 50
     assert all(f.parent == tmp_path / "vm" / "101" for f in files)
     assert (tmp_path / "vm" / "101").is_dir()
+
+
+def a_wav(seconds: float, rate: int = 8000) -> bytes:
+    samples = [
+        round(8000 * math.sin(2 * math.pi * 440 * n / rate)) for n in range(int(seconds * rate))
+    ]
+    return encode_wav(struct.pack(f"<{len(samples)}h", *samples), rate)
+
+
+def content(path: str) -> bytes | None:
+    """The file's octets; None if it is gone."""
+    file = Path(path)
+    return file.read_bytes() if file.exists() else None
+
+
+async def test_a_mailbox_carries_its_pin_options_greetings_and_count(
+    db: Database, tmp_path: Path
+) -> None:
+    await ExtensionService(db=db).add("101", "Anna")
+    service = VoicemailService(db, tmp_path / "vm")
+    changed: list[str] = []
+    service.on_extension_change = changed.append
+    box = await service.mailbox("101")
+    assert box is not None
+    assert (box.pin, box.ask_pin, box.operator, box.max_messages, box.messages) == (
+        None, True, None, 100, 0,
+    )  # fmt: skip
+    assert await service.mailbox("999") is None
+
+    await service.set_pin("101", "4321")
+    for bad in ("12", "12345678901234567", "12a4"):
+        with pytest.raises(ValidationError, match="4 to 16 digits"):
+            await service.set_pin("101", bad)
+    options = await service.set_options(
+        "101",
+        MailboxOptions(ring_seconds=12, operator="extension:100", max_messages=2, ask_pin=False),
+    )
+    assert options == MailboxOptions(12, "extension:100", 2, 180, False)
+    assert changed == ["101"]  # the call core forgets its cached ring time
+    with pytest.raises(ValidationError, match="unknown destination kind"):
+        await service.set_options("101", MailboxOptions(operator="nowhere:1"))
+    with pytest.raises(ValidationError, match="max_messages is 1 to 10000"):
+        await service.set_options("101", MailboxOptions(max_messages=0))
+
+    directory = SqlExtensionDirectory(db=db)
+    await directory.preload()
+    assert (await directory.credentials("101")).ring_seconds == 12  # type: ignore[union-attr]
+
+    seconds = await service.import_greeting("101", Greeting.BUSY, a_wav(1.5, rate=16000))
+    assert abs(seconds - 1.5) < 0.01
+    with pytest.raises(ValidationError, match="not a WAV"):
+        await service.import_greeting("101", Greeting.NAME, b"not audio")
+    await a_message(service, "101", "102", NOON)
+    box = await service.mailbox("101")
+    assert box is not None
+    assert (box.pin, box.ask_pin, str(box.operator), box.max_messages, box.messages) == (
+        "4321", False, "extension:100", 2, 1,
+    )  # fmt: skip
+    assert set(box.greetings) == {Greeting.BUSY}
+    assert box.greetings[Greeting.BUSY].read_bytes()[22:24] == b"\x01\x00"  # mono
+
+    # Recorded by phone: a draft becomes the greeting in one step.
+    draft = service.new_greeting_file("101")
+    draft.write_bytes(a_wav(0.5))
+    await service.save_greeting("101", Greeting.TEMPORARY, draft)
+    assert not draft.exists()
+    assert set(service.greetings("101")) == {Greeting.BUSY, Greeting.TEMPORARY}
+    await service.delete_greeting("101", Greeting.TEMPORARY)
+    await service.delete_greeting("101", Greeting.TEMPORARY)  # already gone: fine
+    assert set(service.greetings("101")) == {Greeting.BUSY}
+
+
+async def test_a_forwarded_message_is_a_new_message_of_the_other_mailbox(
+    db: Database, tmp_path: Path
+) -> None:
+    for number, name in (("101", "Anna"), ("102", "Boris")):
+        await ExtensionService(db=db).add(number, name)
+    service = VoicemailService(db, tmp_path / "vm")
+    await a_message(service, "101", "555", NOON)
+    (original,) = await service.messages("101")
+    await service.mark_read(original.id)
+    assert await service.forward(original.id, "102")
+    (copy,) = await service.messages("102")
+    assert (copy.folder, copy.caller, copy.seconds, copy.received_at) == (
+        "INBOX", "555", 5.0, original.received_at,
+    )  # fmt: skip
+    assert copy.file != original.file
+    assert content(copy.file) == content(original.file) is not None
+    assert not await service.forward(original.id, "999")  # no such mailbox
+    await service.set_options("102", MailboxOptions(max_messages=1))
+    assert not await service.forward(original.id, "102")  # full
+    await service.delete(original.id)
+    assert content(copy.file) is not None  # the copy is its own
