@@ -45,6 +45,7 @@ from ringfort.pbx.mwi import MessageWaiting
 from ringfort.pbx.recording import CallRecorder
 from ringfort.pbx.registrar import Authorizer, Registrar, RegistrarPolicy
 from ringfort.pbx.writebehind import StoreWriter
+from ringfort.services.audit import AuditService
 from ringfort.services.backup import BackupLayout, BackupService
 from ringfort.services.backup_schedule import ScheduledBackups
 from ringfort.services.cdr_writer import CdrWriter
@@ -59,6 +60,7 @@ from ringfort.services.recording_rules import RecordingRuleService
 from ringfort.services.recordings import RecordingJanitor, RecordingService
 from ringfort.services.status import StatusService
 from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
+from ringfort.services.users import UserService
 from ringfort.services.voicemail import VoicemailService
 from ringfort.services.voicemail_mail import MailServer, MailTemplates, VoicemailMailer
 from ringfort.settings import Settings
@@ -277,6 +279,8 @@ class Node:
                     callcentre=LiveFeed(self.bus, self.centre.snapshot),
                     db=self.db,
                     voicemail=self.voicemail,
+                    users=UserService(self.db),
+                    audit=AuditService(self.db),
                 ),
                 host=http.host,
                 port=http.port,
@@ -419,6 +423,12 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
         print(
             f"Ringfort ready: SIP udp+tcp {sip}, HTTP {http}, data {settings.data_dir}", flush=True
         )
+        if node.http is not None and await UserService(node.db).count() == 0:
+            print(
+                "No users yet: the web interface and API answer only on this machine until"
+                " you create the first admin: ringfort user add NAME --role admin",
+                flush=True,
+            )
         await stop.wait()
         print("Ringfort stopping...", flush=True)
     finally:

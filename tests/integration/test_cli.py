@@ -90,6 +90,12 @@ def password_in(output: str) -> str:
         ["ivr"],
         ["timecond"],
         ["recording"],
+        ["user"],
+        ["user", "add"],
+        ["user", "token"],
+        ["voicemail", "set-pin"],
+        ["voicemail", "options"],
+        ["voicemail", "greeting"],
     ],
 )
 def test_every_command_explains_itself(ringfort: Run, command: list[str]) -> None:

@@ -16,13 +16,17 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ringfort import __version__
+from ringfort.api.access import AccessMiddleware
+from ringfort.api.auth import auth_routes
 from ringfort.api.reports import report_routes
 from ringfort.api.supervisor import supervisor_routes
 from ringfort.api.voicemail import voicemail_routes
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
+from ringfort.services.audit import AuditService
 from ringfort.services.database import Database
 from ringfort.services.live import LiveFeed
 from ringfort.services.status import StatusService
+from ringfort.services.users import UserService
 from ringfort.services.voicemail import VoicemailService
 
 KEEPALIVE_SECONDS = 15.0
@@ -37,6 +41,8 @@ def create_app(
     callcentre: LiveFeed | None = None,
     db: Database | None = None,
     voicemail: VoicemailService | None = None,
+    users: UserService | None = None,
+    audit: AuditService | None = None,
 ) -> FastAPI:
     """Build the FastAPI app around the services of one running node.
 
@@ -44,7 +50,9 @@ def create_app(
     media ports in use); it is merged into ``/api/v1/status``. ``callcentre``
     serves the live state of queues and agents; ``db`` is the store behind the
     reports, the queue-log export and the supervisor's actions; ``voicemail`` serves the
-    mailboxes and their messages.
+    mailboxes and their messages. With ``users`` and ``audit`` the API is guarded by
+    logins and roles and its changes are logged (`ringfort.api.access`); without them
+    (a test of one router) it is open.
     """
     app = FastAPI(
         title="Ringfort",
@@ -88,6 +96,9 @@ def create_app(
         app.include_router(supervisor_routes(db))
     if voicemail is not None:
         app.include_router(voicemail_routes(voicemail))
+    if users is not None and audit is not None:
+        app.include_router(auth_routes(users, audit))
+        app.add_middleware(AccessMiddleware, users=users, audit=audit)
     _error_answers(app)
     return app
 

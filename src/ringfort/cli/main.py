@@ -18,6 +18,7 @@ from ringfort.cli import (
     recording,
     report,
     timecond,
+    user,
     voicemail,
 )
 from ringfort.cli.output import EXIT_FAILURE, fail, print_json, print_table, to_record
@@ -47,6 +48,7 @@ app.add_typer(queue.app, name="queue")
 app.add_typer(queue.agent_app, name="agent")
 app.add_typer(report.app, name="report")
 app.add_typer(voicemail.app, name="voicemail")
+app.add_typer(user.app, name="user")
 app.add_typer(backup.app, name="backup")
 
 

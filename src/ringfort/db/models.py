@@ -514,3 +514,72 @@ class VoicemailMessage(Base):
     email_next_at: Mapped[datetime | None]
     email_error: Mapped[str | None] = mapped_column(Text)
     """Why the last attempt failed."""
+
+
+USER_ROLES = ("admin", "supervisor", "agent")
+"""What a user of the web interface and the API may do (see ``ringfort.api.access``)."""
+
+
+class User(Base):
+    """A person who logs in to the web interface or uses the API."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint("role IN ('admin', 'supervisor', 'agent')", name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    """argon2id, in the PHC string format (parameters and salt included)."""
+    role: Mapped[str] = mapped_column(String(16))
+    extension: Mapped[str | None] = mapped_column(String(15))
+    """An agent's own extension (their mailbox, their calls)."""
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
+
+
+class ApiToken(Base):
+    """A token a program uses instead of a password (``Authorization: Bearer ...``)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(80))
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    """SHA-256 of the token: the token itself is shown once and never stored."""
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    last_used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A browser's login: the cookie carries the token, the row its digest and CSRF token."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class AuditEntry(Base):
+    """One change made through the API: who, when, what, and the object before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utc_now, index=True)
+    username: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(64))
+    """The client's address."""
+    method: Mapped[str] = mapped_column(String(8))
+    path: Mapped[str] = mapped_column(String(255))
+    status: Mapped[int] = mapped_column(Integer)
+    before: Mapped[str | None] = mapped_column(Text)
+    """The object as JSON before the change (None: it did not exist, or cannot be read)."""
+    after: Mapped[str | None] = mapped_column(Text)
+    """What the change returned as JSON (None for a deletion)."""
