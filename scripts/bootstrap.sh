@@ -9,7 +9,13 @@ as_root() {
 
 apt_updated=""
 apt_install() {
-    # Installs the Debian packages named, if any is missing.
+    # Installs the Debian packages named, if any is missing. With --lean first, without
+    # the packages they only recommend (a browser's recommends bring desktop services).
+    local lean=()
+    if [ "${1:-}" = --lean ]; then
+        lean=(--no-install-recommends)
+        shift
+    fi
     local missing=()
     for pkg in "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
@@ -20,7 +26,7 @@ apt_install() {
         as_root apt-get update -qq
         apt_updated=1
     fi
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${lean[@]}" "${missing[@]}" >/dev/null
 }
 
 ensure_venv() {

@@ -28,6 +28,7 @@ from ringfort.services.live import LiveFeed
 from ringfort.services.status import StatusService
 from ringfort.services.users import UserService
 from ringfort.services.voicemail import VoicemailService
+from ringfort.web.routes import mount_web
 
 KEEPALIVE_SECONDS = 15.0
 """A comment line this often keeps proxies from closing a quiet event stream."""
@@ -99,6 +100,7 @@ def create_app(
     if users is not None and audit is not None:
         app.include_router(auth_routes(users, audit))
         app.add_middleware(AccessMiddleware, users=users, audit=audit)
+        mount_web(app)
     _error_answers(app)
     return app
 

@@ -203,6 +203,11 @@ class CallCentre:
         """Read logins and pauses again, then offer callers to whoever became free."""
         members = await self._directory.members()
         self._members = members
+        # A queue with agents is on the live panel before its first caller.
+        for name in {member.queue for member in members} - self._queues.keys():
+            config = await self._directory.queue(name)
+            if config is not None:
+                self._queue(config)
         for member in members:
             agent = self._agents.get(member.agent)
             if agent is None:

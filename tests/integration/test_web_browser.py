@@ -1,0 +1,192 @@
+"""The web interface in a real browser (headless Chromium driven by Selenium) against a real
+server with real SIPp phones.
+
+An admin logs in. Queue ``help`` (510) has two agents, both paused. A SIPp caller rings
+the queue: the live panel, loaded before the call, shows them waiting. The admin
+unpauses agent 11 from the tile's menu; the agent's SIPp phone answers and the tile
+turns to "on a call" with the caller, without the page being reloaded. The
+answered-calls report then lists the call. Screenshots of the live panel and of the
+report are kept in ``test-artifacts/`` (or ``$RINGFORT_TEST_ARTIFACTS``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from callkit import CallServer, call_server, finish, start_callee, start_caller
+from harness import ServerFactory, require_tool
+from peers import Sipp
+
+pytestmark = pytest.mark.peers
+
+AGENT_PHONE, OTHER_PHONE, CALLER = "4611", "4612", "4711"
+PASSWORD = "browser test admin"
+ARTIFACTS = Path(
+    os.environ.get("RINGFORT_TEST_ARTIFACTS")
+    or Path(__file__).resolve().parents[2] / "test-artifacts"
+)
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[object]:
+    """Headless Chromium with the DevTools log on, closed after the test."""
+    chromium = require_tool("chromium")
+    driver_path = require_tool("chromedriver")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # CI runs as root
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--window-size=1400,1000",
+        f"--user-data-dir={tmp_path / 'chromium'}",
+        "--autoplay-policy=no-user-gesture-required",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.implicitly_wait(0)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+@pytest.fixture
+def call_centre(ringfort_factory: ServerFactory) -> CallServer:
+    setup = call_server(
+        ringfort_factory, [AGENT_PHONE, OTHER_PHONE, CALLER], name="web", size=40,
+        media__rtp_timeout="0",
+    )  # fmt: skip
+    cli = setup.server.cli
+    cli("user", "add", "ann", "--role", "admin", "--password", PASSWORD)
+    cli("queue", "add", "help", "--number", "510", "--ring-timeout", "15", "--wrapup", "0")
+    for agent, name, phone in (("11", "Gleb", AGENT_PHONE), ("12", "Vera", OTHER_PHONE)):
+        cli("agent", "add", "--number", agent, "--name", name, "--pin", f"{agent}{agent}")
+        cli("queue", "add-agent", "help", "--agent", agent, "--phone", phone)
+        cli("queue", "pause", "help", "--agent", agent, "--reason", "meeting")
+    return setup
+
+
+def wait_for(driver: object, condition: object, timeout: float = 15.0, what: str = "") -> object:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)  # type: ignore[arg-type]
+    except Exception as error:
+        logs = "\n".join(str(entry) for entry in driver.get_log("browser"))  # type: ignore[attr-defined]
+        pytest.fail(f"waited for {what}: {error!r}\nbrowser log:\n{logs}")
+
+
+def css(driver: object, selector: str) -> list[object]:
+    from selenium.webdriver.common.by import By
+
+    return driver.find_elements(By.CSS_SELECTOR, selector)  # type: ignore[attr-defined, no-any-return]
+
+
+def screenshot(driver: object, name: str) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    assert driver.save_screenshot(str(path))  # type: ignore[attr-defined]
+    assert path.stat().st_size > 10_000, "the screenshot is empty"
+    return path
+
+
+def test_a_supervisor_watches_a_caller_wait_and_get_answered(
+    browser: object, call_centre: CallServer, sipp: Sipp
+) -> None:
+    driver = browser
+    server = call_centre.server
+    driver.get(f"{server.http_url}/ui/live")  # type: ignore[attr-defined]
+    # Not logged in: the page sends the browser to the login, which comes back after.
+    wait_for(driver, lambda d: "/ui/login" in d.current_url, what="the login page")
+    wait_for(driver, lambda d: css(d, "#username"), what="the login form")
+    css(driver, "#username")[0].send_keys("ann")  # type: ignore[attr-defined]
+    css(driver, "#password")[0].send_keys(PASSWORD)  # type: ignore[attr-defined]
+    css(driver, "button[type=submit]")[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: d.current_url.endswith("/ui/live"), what="the live panel")
+    wait_for(driver, lambda d: css(d, '[data-queue="help"]'), what="the queue's tile")
+    wait_for(driver, lambda d: css(d, '[data-agent="11"][data-state="paused"]'), what="agent 11")
+    page_id = driver.execute_script("return window.performance.timeOrigin")  # type: ignore[attr-defined]
+
+    agent_phone = start_callee(sipp, server, AGENT_PHONE, "uas_answer.xml", time_limit=60)
+    caller = start_caller(
+        sipp, server, CALLER, "510", "call_hangup.xml", talk_ms=14_000, time_limit=60
+    )
+    try:
+        wait_for(
+            driver,
+            lambda d: (
+                css(d, '[data-queue="help"][data-waiting="1"]')
+                and css(d, f'[data-queue="help"] [data-caller="{CALLER}"]')
+            ),
+            what="the caller waiting in the queue's tile",
+        )
+        screenshot(driver, "live-panel-waiting.png")
+        # Unpause agent 11 from the tile's menu.
+        css(driver, '[data-agent="11"] .menu-button')[0].click()  # type: ignore[attr-defined]
+        unpause = [
+            button
+            for button in css(driver, '[data-agent="11"] .menu.open button')
+            if button.text.strip() == "Unpause"  # type: ignore[attr-defined]
+        ]
+        assert unpause, "no Unpause in agent 11's menu"
+        unpause[0].click()  # type: ignore[attr-defined]
+        wait_for(
+            driver,
+            lambda d: css(d, '[data-agent="11"][data-state="on-call"] .current-caller'),
+            timeout=20,
+            what="agent 11 on the call",
+        )
+        tile = css(driver, '[data-agent="11"]')[0]
+        assert CALLER in tile.text  # type: ignore[attr-defined]
+        assert css(driver, '[data-queue="help"][data-waiting="0"]')
+        # The same page all along: no reload.
+        assert driver.execute_script("return window.performance.timeOrigin") == page_id  # type: ignore[attr-defined]
+        screenshot(driver, "live-panel-on-call.png")
+        finish(caller, agent_phone)
+    finally:
+        caller.stop()
+        agent_phone.stop()
+
+    driver.get(f"{server.http_url}/ui/reports?report=answered")  # type: ignore[attr-defined]
+    wait_for(
+        driver,
+        lambda d: any(CALLER in row.text for row in css(d, "#report-table tbody tr")),
+        what="the call in the answered report",
+    )
+    row = next(r for r in css(driver, "#report-table tbody tr") if CALLER in r.text)  # type: ignore[attr-defined]
+    assert "Gleb" in row.text  # type: ignore[attr-defined]
+    assert css(driver, "#totals")
+    shot = screenshot(driver, "report-answered.png")
+    assert shot.exists()
+    errors = [
+        entry
+        for entry in driver.get_log("browser")  # type: ignore[attr-defined]
+        if entry["level"] == "SEVERE" and entry["source"] == "javascript"
+    ]
+    assert errors == [], errors
+
+
+def test_the_login_page_says_what_is_wrong(browser: object, call_centre: CallServer) -> None:
+    driver = browser
+    server = call_centre.server
+    driver.get(f"{server.http_url}/ui/login")  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#username"), what="the login form")
+    css(driver, "#username")[0].send_keys("ann")  # type: ignore[attr-defined]
+    css(driver, "#password")[0].send_keys("not the password")  # type: ignore[attr-defined]
+    css(driver, "button[type=submit]")[0].click()  # type: ignore[attr-defined]
+    wait_for(
+        driver,
+        lambda d: css(d, "#problem") and not css(d, "#problem")[0].get_attribute("hidden"),
+        what="the login's error",
+    )
+    assert css(driver, "#problem")[0].text == "Wrong username or password."  # type: ignore[attr-defined]
+    assert driver.current_url.endswith("/ui/login")  # type: ignore[attr-defined]
