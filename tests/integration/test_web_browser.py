@@ -11,14 +11,16 @@ report are kept in ``test-artifacts/`` (or ``$RINGFORT_TEST_ARTIFACTS``).
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from callkit import CallServer, call_server, finish, start_callee, start_caller
 from harness import ServerFactory, require_tool
-from peers import Sipp
+from peers import RingfortServer, Sipp, wait_until
 
 pytestmark = pytest.mark.peers
 
@@ -67,6 +69,8 @@ def call_centre(ringfort_factory: ServerFactory) -> CallServer:
     )  # fmt: skip
     cli = setup.server.cli
     cli("user", "add", "ann", "--role", "admin", "--password", PASSWORD)
+    cli("user", "add", "ada", "--role", "agent", "--password", PASSWORD,
+        "--agent", "11", "--extension", AGENT_PHONE)  # fmt: skip
     cli("queue", "add", "help", "--number", "510", "--ring-timeout", "15", "--wrapup", "0")
     for agent, name, phone in (("11", "Gleb", AGENT_PHONE), ("12", "Vera", OTHER_PHONE)):
         cli("agent", "add", "--number", agent, "--name", name, "--pin", f"{agent}{agent}")
@@ -173,6 +177,78 @@ def test_a_supervisor_watches_a_caller_wait_and_get_answered(
         if entry["level"] == "SEVERE" and entry["source"] == "javascript"
     ]
     assert errors == [], errors
+
+
+def log_in(driver: object, server: RingfortServer, username: str) -> None:
+    driver.get(f"{server.http_url}/ui/login")  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#username"), what="the login form")
+    css(driver, "#username")[0].send_keys(username)  # type: ignore[attr-defined]
+    css(driver, "#password")[0].send_keys(PASSWORD)  # type: ignore[attr-defined]
+    css(driver, "button[type=submit]")[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: "/ui/login" not in d.current_url, what="the login")
+
+
+def test_an_agent_pauses_and_plays_their_voicemail(
+    browser: object, call_centre: CallServer, sipp: Sipp
+) -> None:
+    driver = browser
+    server = call_centre.server
+    # A message for the agent's extension (no phone registered: straight to the mailbox).
+    token = server.cli("user", "token", "ann", "--name", "test").stdout.strip()
+    request = urllib.request.Request(
+        f"{server.http_url}/api/v1/voicemail/mailboxes/{AGENT_PHONE}",
+        data=json.dumps({"enabled": True}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+        method="PUT",
+    )
+    with urllib.request.urlopen(request, timeout=5) as reply:  # in force for the next call
+        assert reply.status == 200
+    caller = start_caller(
+        sipp, server, CALLER, AGENT_PHONE, "call_hangup.xml", talk_ms=16_000, time_limit=40
+    )
+    finish(caller)
+    wait_until(
+        lambda: json.loads(server.cli("voicemail", "list", AGENT_PHONE, "--json").stdout),
+        timeout=10,
+        what="the message",
+    )
+
+    log_in(driver, server, "ada")
+    wait_for(driver, lambda d: d.current_url.endswith("/ui/agent"), what="the agent's page")
+    wait_for(driver, lambda d: css(d, '[data-my-queue="help"]'), what="the agent's queue")
+    assert "paused" in css(driver, '[data-my-queue="help"]')[0].text  # type: ignore[attr-defined]
+    css(driver, "#unpause-button")[0].click()  # type: ignore[attr-defined]
+    wait_for(
+        driver,
+        lambda d: "taking calls" in css(d, '[data-my-queue="help"]')[0].text,
+        what="the agent available",
+    )
+    css(driver, "#pause-button")[0].click()  # type: ignore[attr-defined]  (reason: lunch)
+    wait_for(
+        driver,
+        lambda d: "paused (lunch)" in css(d, '[data-my-queue="help"]')[0].text,
+        what="the pause with its reason",
+    )
+    wait_for(driver, lambda d: css(d, "#my-voicemail audio"), what="the voicemail's player")
+    wait_for(driver, lambda d: any(CALLER in row.text for row in css(d, "#my-calls tbody tr")),
+             what="the call in my calls")  # fmt: skip
+    # The player loads the message: the server answers 200/206 and the audio has a length.
+    status = driver.execute_async_script(  # type: ignore[attr-defined]
+        "const done = arguments[arguments.length - 1];"
+        "const audio = document.querySelector('#my-voicemail audio');"
+        "fetch(audio.src).then((r) => done(r.status)).catch((e) => done(String(e)));"
+    )
+    assert status in (200, 206), status
+    wait_for(
+        driver,
+        lambda d: d.execute_script(
+            "const a = document.querySelector('#my-voicemail audio');"
+            "if (a.readyState < 1) a.load();"
+            "return a.readyState >= 1 && a.duration > 0;"
+        ),
+        what="the message's audio to load",
+    )
+    screenshot(driver, "agent-page.png")
 
 
 def test_the_login_page_says_what_is_wrong(browser: object, call_centre: CallServer) -> None:

@@ -5,7 +5,8 @@ without doing anything, and the rules are read in one place:
 
 - open to anyone: the health probes, ``/metrics``, the API's documentation and the
   login itself;
-- any logged-in user: ``/api/v1/auth/...`` (who am I, log out, my password);
+- any logged-in user: ``/api/v1/auth/...`` (who am I, log out, my password) and
+  ``/api/v1/me/...`` (their own queues, pauses, calls and voicemail);
 - supervisors (and admins): the live state, reports, CDRs, recordings, calls and the
   queues' and agents' lists, and logging agents in and out of queues and pausing them;
 - admins: everything else, users and the audit log included.
@@ -74,7 +75,7 @@ RULES: tuple[Rule, ...] = (
     _rule(r"/(healthz|readyz|metrics)$", None),
     _rule(r"/api/(docs|docs/.*|v1/openapi\.json)$", None),
     _rule(r"/api/v1/auth/login$", None),
-    _rule(r"/api/v1/auth(/.*)?$", ALL),
+    _rule(r"/api/v1/(auth|me)(/.*)?$", ALL),
     _rule(r"/api/v1/(users|audit)(/.*)?$", ADMIN),
     _rule(r"/api/v1/queues/[^/]+/agents/[^/]+$", STAFF, frozenset({"PUT", "DELETE"})),
     _rule(r"/api/v1/agents/[^/]+/(pause|unpause)$", STAFF, frozenset({"POST"})),

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, StreamingResponse
 from ringfort import __version__
 from ringfort.api.access import AccessMiddleware
 from ringfort.api.auth import auth_routes
+from ringfort.api.me import me_routes
 from ringfort.api.reports import report_routes
 from ringfort.api.supervisor import supervisor_routes
 from ringfort.api.voicemail import voicemail_routes
@@ -99,6 +100,8 @@ def create_app(
         app.include_router(voicemail_routes(voicemail))
     if users is not None and audit is not None:
         app.include_router(auth_routes(users, audit))
+        if db is not None and voicemail is not None:
+            app.include_router(me_routes(db, voicemail, callcentre))
         app.add_middleware(AccessMiddleware, users=users, audit=audit)
         mount_web(app)
     _error_answers(app)

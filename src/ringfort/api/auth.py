@@ -83,7 +83,8 @@ class NewUser(BaseModel):
     username: str = Field(description="1 to 64 of a-z, 0-9, '.', '_', '@' and '-'.")
     password: str = Field(description="At least 8 characters.", max_length=1024)
     role: str = Field(description="admin, supervisor or agent.")
-    extension: str | None = Field(None, description="An agent's own extension.")
+    extension: str | None = Field(None, description="The user's own extension (phone, mailbox).")
+    agent: str | None = Field(None, description="The call-centre agent they are (number).")
     language: str = Field("en", description="en or ru: the web interface's language.")
 
 
@@ -92,6 +93,7 @@ class UserChange(BaseModel):
 
     role: str | None = None
     extension: str | None = None
+    agent: str | None = None
     language: str | None = None
     disabled: bool | None = Field(None, description="A disabled user cannot log in.")
 
@@ -201,6 +203,7 @@ def auth_routes(
                 body.password,
                 body.role,
                 extension=body.extension,
+                agent=body.agent,
                 language=body.language,
             )
         )

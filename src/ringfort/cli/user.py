@@ -61,7 +61,10 @@ def add(
     ],
     password: PasswordOption = None,
     extension: Annotated[
-        str | None, typer.Option("--extension", help="An agent's own extension.")
+        str | None, typer.Option("--extension", help="Their own extension (phone, mailbox).")
+    ] = None,
+    agent: Annotated[
+        str | None, typer.Option("--agent", help="The call-centre agent they are (number).")
     ] = None,
     language: Annotated[str, typer.Option("--language", help="en or ru.")] = "en",
 ) -> None:
@@ -69,7 +72,9 @@ def add(
     secret, generated = _password(password)
 
     async def action(users: UserService) -> UserView:
-        return await users.add(username, secret, role, extension=extension, language=language)
+        return await users.add(
+            username, secret, role, extension=extension, agent=agent, language=language
+        )
 
     user = _run(ctx, action)
     typer.echo(f"user {user.username} ({user.role}) added")
@@ -94,12 +99,13 @@ def list_(
         typer.echo("no users (ringfort user add NAME --role admin)")
     else:
         print_table(
-            ("USER", "ROLE", "EXTENSION", "LANGUAGE", "STATE", "CREATED"),
+            ("USER", "ROLE", "EXTENSION", "AGENT", "LANGUAGE", "STATE", "CREATED"),
             [
                 (
                     u.username,
                     u.role,
                     u.extension or "",
+                    u.agent or "",
                     u.language,
                     "disabled" if u.disabled else "active",
                     format_time(u.created_at),
@@ -129,6 +135,7 @@ def set_(
     username: Username,
     role: Annotated[str | None, typer.Option("--role", show_default=False)] = None,
     extension: Annotated[str | None, typer.Option("--extension", show_default=False)] = None,
+    agent: Annotated[str | None, typer.Option("--agent", show_default=False)] = None,
     language: Annotated[str | None, typer.Option("--language", show_default=False)] = None,
     disabled: Annotated[
         bool | None,
@@ -141,7 +148,12 @@ def set_(
 
     async def action(users: UserService) -> UserView:
         return await users.update(
-            username, role=role, extension=extension, language=language, disabled=disabled
+            username,
+            role=role,
+            extension=extension,
+            agent=agent,
+            language=language,
+            disabled=disabled,
         )
 
     user = _run(ctx, action)

@@ -532,7 +532,9 @@ class User(Base):
     """argon2id, in the PHC string format (parameters and salt included)."""
     role: Mapped[str] = mapped_column(String(16))
     extension: Mapped[str | None] = mapped_column(String(15))
-    """An agent's own extension (their mailbox, their calls)."""
+    """The user's own extension: their phone, their mailbox, their calls."""
+    agent: Mapped[str | None] = mapped_column(String(AGENT_NUMBER_LENGTH))
+    """The call-centre agent the user is (their number), for the agent's page."""
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

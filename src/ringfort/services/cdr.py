@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import builtins
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ringfort.db.models import (
@@ -153,6 +155,21 @@ class CdrService:
             raise ValidationError("limit must be at least 1", field="limit")
         async with self._db.session() as session:
             rows = await CdrRepository(session=session).list(since=since, limit=limit)
+        return [_view(row) for row in rows]
+
+    async def of_party(
+        self, number: str, *, since: datetime, limit: int = DEFAULT_LIST_LIMIT
+    ) -> builtins.list[CdrView]:
+        """The newest records since ``since`` that ``number`` made or took, newest first."""
+        _require_aware(since, "since")
+        statement = (
+            select(Cdr)
+            .where(Cdr.start >= since, or_(Cdr.src == number, Cdr.dst == number))
+            .order_by(Cdr.start.desc(), Cdr.id.desc())
+            .limit(limit)
+        )
+        async with self._db.session() as session:
+            rows = (await session.scalars(statement)).all()
         return [_view(row) for row in rows]
 
     async def add(

@@ -44,6 +44,7 @@ class UserView:
     username: str
     role: str
     extension: str | None
+    agent: str | None
     language: str
     disabled: bool
     created_at: datetime
@@ -69,6 +70,7 @@ def _view(user: User) -> UserView:
         user.username,
         user.role,
         user.extension,
+        user.agent,
         user.language,
         user.disabled,
         user.created_at,
@@ -90,6 +92,7 @@ class UserService:
         role: str,
         *,
         extension: str | None = None,
+        agent: str | None = None,
         language: str = "en",
     ) -> UserView:
         """Create a user; ValidationError naming the field for a bad value, ConflictError if
@@ -108,6 +111,7 @@ class UserService:
                 password_hash=hashed,
                 role=role,
                 extension=extension or None,
+                agent=agent or None,
                 language=language,
             )
             session.add(user)
@@ -136,6 +140,7 @@ class UserService:
         *,
         role: str | None = None,
         extension: str | None = None,
+        agent: str | None = None,
         language: str | None = None,
         disabled: bool | None = None,
     ) -> UserView:
@@ -151,6 +156,8 @@ class UserService:
                 user.role = role
             if extension is not None:
                 user.extension = extension or None
+            if agent is not None:
+                user.agent = agent or None
             if language is not None:
                 user.language = language
             if disabled is not None:

@@ -102,6 +102,7 @@ const Ringfort = (() => {
   const PAGES = [
     ["live", "/ui/live", ["admin", "supervisor"]],
     ["reports", "/ui/reports", ["admin", "supervisor"]],
+    ["agent", "/ui/agent", ["admin", "supervisor", "agent"]],
   ];
 
   function bar(page) {
