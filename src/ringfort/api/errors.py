@@ -73,8 +73,15 @@ def validation_body(errors: Sequence[Any]) -> dict[str, Any]:
         location = tuple(error.get("loc", ()))
         field = _field_of(location)
         message = str(error.get("msg", "is not valid"))
-        if location == ("body",) and error.get("type") == "missing":
+        kind = error.get("type")
+        if kind == "json_invalid":
+            # The location holds the offset of the fault, not a field.
+            where = location[1] if len(location) > 1 else "?"
+            field, message = "body", f"the body is not valid JSON (at character {where})"
+        elif location == ("body",) and kind == "missing":
             message = "a JSON body is required"
+        elif location == ("body",) and kind in ("dict_type", "model_attributes_type"):
+            message = "the body must be a JSON object"
         problems.append(
             {
                 "field": field,

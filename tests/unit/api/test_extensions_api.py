@@ -67,6 +67,13 @@ async def test_errors_name_the_field(api: httpx.AsyncClient) -> None:
     no_body = await api.post("/api/v1/extensions")
     assert no_body.status_code == 422
     assert no_body.json()["detail"] == "a JSON body is required"
+    broken = await api.post(
+        "/api/v1/extensions", content=b'{"number": ', headers={"content-type": "application/json"}
+    )
+    assert (broken.status_code, broken.json()["field"]) == (422, "body")
+    assert broken.json()["detail"] == "the body is not valid JSON (at character 11)"
+    listed = await api.post("/api/v1/extensions", json=["101"])
+    assert listed.json()["detail"] == "the body must be a JSON object"
 
     await api.post("/api/v1/extensions", json={"number": "103", "name": "Desk"})
     taken = await api.post("/api/v1/extensions", json={"number": "103", "name": "Other"})
