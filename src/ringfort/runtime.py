@@ -15,6 +15,7 @@ import os
 import secrets
 import signal
 import time
+from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from ringfort.api.server import HttpServer
 from ringfort.apps.features import FeatureCodes
 from ringfort.apps.launcher import Applications
 from ringfort.apps.parking import ParkingLot
-from ringfort.apps.queue.centre import CallCentre
+from ringfort.apps.queue.centre import AgentState, CallCentre
 from ringfort.apps.queue.events import QueueLogged
 from ringfort.apps.queue.phones import PhoneActivity
 from ringfort.apps.timecond import zone
@@ -48,12 +49,14 @@ from ringfort.pbx.writebehind import StoreWriter
 from ringfort.services.audit import AuditService
 from ringfort.services.backup import BackupLayout, BackupService
 from ringfort.services.backup_schedule import ScheduledBackups
+from ringfort.services.calls import CallService
 from ringfort.services.cdr_writer import CdrWriter
 from ringfort.services.data_directory import DataDirectoryLock
 from ringfort.services.database import Database
 from ringfort.services.dialplan import DialPlanService
 from ringfort.services.extensions import ExtensionService
 from ringfort.services.live import LiveFeed
+from ringfort.services.metrics import CallOutcomes, ErrorLogCounter, Metric
 from ringfort.services.queue_directory import QueueDirectoryService
 from ringfort.services.queue_log_writer import QueueLogWriter
 from ringfort.services.recording_rules import RecordingRuleService
@@ -66,6 +69,7 @@ from ringfort.services.voicemail_mail import MailServer, MailTemplates, Voicemai
 from ringfort.settings import Settings
 from ringfort.sip.auth import Algorithm, DigestAuthenticator, NonceService
 from ringfort.sip.transaction import TransactionLayer
+from ringfort.transport.sip import TransportStats
 from ringfort.transport.stack import SipStack
 
 log = logging.getLogger("ringfort")
@@ -109,6 +113,11 @@ class Node:
         self.bus.subscribe(QueueLogged, self.queue_log_writer.on_queue_logged)
         self.phones = PhoneActivity()
         self.phones.attach(self.bus)
+        self.outcomes = CallOutcomes()
+        self.outcomes.attach(self.bus)
+        self.errors_logged = ErrorLogCounter()
+        self.recording_rules = RecordingRuleService(db=self.db)
+        """One copy of the rules for the calls and the API, so an API change applies at once."""
         self.centre: CallCentre | None = None
         media = settings.media
         self.media = RelayEngine(
@@ -139,6 +148,7 @@ class Node:
         """
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("ringfort").addHandler(self.errors_logged)
         # Held while the server runs, so `ringfort backup restore` will not replace
         # the directory under it.
         self.data_lock.hold_shared()
@@ -243,7 +253,7 @@ class Node:
             recorder=CallRecorder(
                 media=self.media,
                 directory=settings.recording_directory,
-                rules=RecordingRuleService(db=self.db),
+                rules=self.recording_rules,
                 toggle_code=settings.recording.toggle_code,
             ),
             music=MusicOnHold([settings.moh_directory, SHIPPED_MUSIC]),
@@ -281,6 +291,11 @@ class Node:
                     voicemail=self.voicemail,
                     users=UserService(self.db),
                     audit=AuditService(self.db),
+                    extensions=ExtensionService(db=self.db, on_change=self.directory.invalidate),
+                    recording_rules=self.recording_rules,
+                    recordings=RecordingService(db=self.db, directory=settings.recording_directory),
+                    calls=CallService(self.calls),
+                    metrics=self.metrics,
                 ),
                 host=http.host,
                 port=http.port,
@@ -334,6 +349,71 @@ class Node:
             "callcentre": self.centre.snapshot() if self.centre is not None else None,
         }
 
+    def metrics(self) -> list[Metric]:
+        """What ``/metrics`` shows, read from the counters the parts of the node keep."""
+        snapshot = self.centre.snapshot() if self.centre is not None else {}
+        agents = Counter(str(agent["state"]) for agent in snapshot.get("agents", []))
+        stats = self.stack.transport.stats if self.stack is not None else TransportStats()
+        return [
+            Metric.single(
+                "ringfort_registrations",
+                "gauge",
+                "Contacts registered (phones reachable by their extension).",
+                self.location.count(),
+            ),
+            Metric.single(
+                "ringfort_active_calls",
+                "gauge",
+                "Calls in progress.",
+                self.calls.active if self.calls is not None else 0,
+            ),
+            self.outcomes.metric(),
+            Metric(
+                "ringfort_queue_waiting",
+                "gauge",
+                "Callers waiting in each queue.",
+                [({"queue": q["name"]}, len(q["waiting"])) for q in snapshot.get("queues", [])],
+            ),
+            Metric(
+                "ringfort_agents",
+                "gauge",
+                "Agents by state.",
+                [({"state": state.value}, agents[state.value]) for state in AgentState],
+            ),
+            Metric(
+                "ringfort_sip_messages_total",
+                "counter",
+                "SIP messages received (parsed) and sent.",
+                [
+                    ({"direction": "in"}, stats.messages_in),
+                    ({"direction": "out"}, stats.messages_out),
+                ],
+            ),
+            Metric.single(
+                "ringfort_rtp_packets_relayed_total",
+                "counter",
+                "RTP packets relayed between phones.",
+                self.media.packets_relayed,
+            ),
+            Metric.single(
+                "ringfort_media_ports_in_use",
+                "gauge",
+                "RTP ports in use.",
+                self.media.port_pool.in_use,
+            ),
+            Metric(
+                "ringfort_errors_total",
+                "counter",
+                "Faults met and carried on from: SIP messages that did not parse, that could"
+                " not be sent, and errors logged.",
+                [
+                    ({"kind": "sip_parse"}, stats.parse_errors),
+                    ({"kind": "sip_send"}, stats.send_errors),
+                    ({"kind": "logged"}, self.errors_logged.count),
+                ],
+            ),
+        ]
+
     async def stop(self) -> None:
         """Stop in reverse order of start; pending writes are flushed."""
         self._ready = False
@@ -365,6 +445,7 @@ class Node:
             await self.directory.close()
         await self.db.close()
         self.data_lock.release()
+        logging.getLogger("ringfort").removeHandler(self.errors_logged)
 
     async def _housekeep(self) -> None:
         while True:

@@ -1,4 +1,4 @@
-"""The HTTP application: health probes and the first REST endpoints.
+"""The HTTP application: health probes, metrics and the REST API, one router per resource.
 
 Routes call services only; the runtime hands them in, so the app holds no
 globals and a test can build one around any services it likes.
@@ -9,24 +9,44 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import FastAPI, HTTPException
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ringfort import __version__
 from ringfort.api.access import AccessMiddleware
+from ringfort.api.agents import agent_routes
 from ringfort.api.auth import auth_routes
+from ringfort.api.calls import call_routes
+from ringfort.api.cdr import cdr_routes
+from ringfort.api.errors import install_error_answers
+from ringfort.api.extensions import extension_routes
 from ringfort.api.me import me_routes
+from ringfort.api.menus import menu_routes
+from ringfort.api.metrics import metrics_routes
+from ringfort.api.queues import queue_routes
+from ringfort.api.recording_rules import recording_rule_routes
+from ringfort.api.recordings import recording_routes
 from ringfort.api.reports import report_routes
 from ringfort.api.supervisor import supervisor_routes
+from ringfort.api.timeconditions import time_condition_routes
 from ringfort.api.voicemail import voicemail_routes
-from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.audit import AuditService
+from ringfort.services.calls import CallService
+from ringfort.services.cdr import CdrService
 from ringfort.services.database import Database
+from ringfort.services.extensions import ExtensionService
+from ringfort.services.ivr import IvrService
 from ringfort.services.live import LiveFeed
+from ringfort.services.metrics import Metric
+from ringfort.services.queue_directory import QueueDirectoryService
+from ringfort.services.queues import AgentService, QueueService
+from ringfort.services.recording_rules import RecordingRuleService
+from ringfort.services.recordings import RecordingService
 from ringfort.services.status import StatusService
+from ringfort.services.timecond import TimeConditionService
 from ringfort.services.users import UserService
 from ringfort.services.voicemail import VoicemailService
 from ringfort.web.routes import mount_web
@@ -45,16 +65,28 @@ def create_app(
     voicemail: VoicemailService | None = None,
     users: UserService | None = None,
     audit: AuditService | None = None,
+    extensions: ExtensionService | None = None,
+    recording_rules: RecordingRuleService | None = None,
+    recordings: RecordingService | None = None,
+    calls: CallService | None = None,
+    metrics: Callable[[], Iterable[Metric]] | None = None,
 ) -> FastAPI:
     """Build the FastAPI app around the services of one running node.
 
     ``live`` gives what only the running process knows (calls in progress,
     media ports in use); it is merged into ``/api/v1/status``. ``callcentre``
     serves the live state of queues and agents; ``db`` is the store behind the
-    reports, the queue-log export and the supervisor's actions; ``voicemail`` serves the
-    mailboxes and their messages. With ``users`` and ``audit`` the API is guarded by
-    logins and roles and its changes are logged (`ringfort.api.access`); without them
-    (a test of one router) it is open.
+    reports, the queue-log export and the supervisor's actions, and of the configuration
+    (extensions, agents, queues, menus, time conditions, recording rules, call records);
+    ``voicemail`` serves the mailboxes and their messages.
+
+    ``extensions`` and ``recording_rules`` replace the ones built on ``db`` (the node
+    hands in its own, so that a change reaches its caches at once); ``recordings``
+    serves the recorded calls, ``calls`` the calls in progress, and ``metrics`` the
+    families ``/metrics`` shows.
+    With ``users`` and ``audit`` the API is guarded by logins and roles and its
+    changes are logged (`ringfort.api.access`); without them (a test of one router)
+    it is open.
     """
     app = FastAPI(
         title="Ringfort",
@@ -98,32 +130,28 @@ def create_app(
         app.include_router(supervisor_routes(db))
     if voicemail is not None:
         app.include_router(voicemail_routes(voicemail))
+    if db is not None:
+        app.include_router(extension_routes(extensions or ExtensionService(db=db)))
+        app.include_router(agent_routes(AgentService(db=db)))
+        app.include_router(queue_routes(QueueService(db=db), QueueDirectoryService(db=db)))
+        app.include_router(menu_routes(IvrService(db=db)))
+        app.include_router(time_condition_routes(TimeConditionService(db=db)))
+        app.include_router(recording_rule_routes(recording_rules or RecordingRuleService(db=db)))
+        app.include_router(cdr_routes(CdrService(db=db)))
+    if recordings is not None:
+        app.include_router(recording_routes(recordings))
+    if calls is not None:
+        app.include_router(call_routes(calls))
+    if metrics is not None:
+        app.include_router(metrics_routes(metrics))
     if users is not None and audit is not None:
         app.include_router(auth_routes(users, audit))
         if db is not None and voicemail is not None:
             app.include_router(me_routes(db, voicemail, callcentre))
         app.add_middleware(AccessMiddleware, users=users, audit=audit)
         mount_web(app)
-    _error_answers(app)
+    install_error_answers(app)
     return app
-
-
-def _error_answers(app: FastAPI) -> None:
-    """A service's refusal as a 4xx whose ``detail`` says what to do."""
-
-    def answer(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
-        async def handler(request: Request, exc: Exception) -> JSONResponse:
-            field = getattr(exc, "field", None)
-            body: dict[str, Any] = {"detail": str(exc)}
-            if field:
-                body["field"] = field
-            return JSONResponse(body, status_code=status)
-
-        return handler
-
-    app.add_exception_handler(ValidationError, answer(400))
-    app.add_exception_handler(NotFoundError, answer(404))
-    app.add_exception_handler(ConflictError, answer(409))
 
 
 def _live_routes(app: FastAPI, feed: LiveFeed) -> None:

@@ -266,6 +266,8 @@ class RelayEngine:
         self._rtp_timeout = rtp_timeout
         self._monotonic = (clock or SystemClock()).monotonic
         self._legs: dict[str, _RelayLeg] = {}
+        self._relayed_by_released = 0
+        """RTP packets relayed by legs released since: with the live legs', the total."""
         self._leg_numbers = itertools.count(1)
         self._playing: dict[str, _RelayLeg] = {}
         self._recordings: dict[CallRecording, tuple[_RelayLeg, ...]] = {}
@@ -291,6 +293,16 @@ class RelayEngine:
     def recording_count(self) -> int:
         """How many recordings are being written now."""
         return len(self._recordings)
+
+    @property
+    def packets_relayed(self) -> int:
+        """RTP packets relayed since the engine started (for metrics).
+
+        Summed from the legs' own counters when asked, so relaying a packet costs
+        nothing more than it did.
+        """
+        live = sum(leg.packets_relayed for leg in self._legs.values())
+        return self._relayed_by_released + live
 
     async def allocate_leg(self, call_id: str) -> LegMedia:
         """Bind an RTP/RTCP port pair for a new leg of ``call_id``; PortsExhaustedError if none."""
@@ -347,6 +359,7 @@ class RelayEngine:
         relay_leg = self._legs.pop(leg.leg_id, None)
         if relay_leg is None:
             return
+        self._relayed_by_released += relay_leg.packets_relayed
         relay_leg.listening = None
         if relay_leg.recording is not None:
             # The other channel may go on (silence on this one); a recording left

@@ -228,6 +228,15 @@ class B2bua:
         """The calls in progress."""
         return list(self._calls.values())
 
+    def hang_up(self, uniqueid: str, *, cause: str = "administrator") -> bool:
+        """End the call ``uniqueid`` from the PBX (BYE, or 487 before an answer), as an
+        administrator asks; False when no such call is in progress."""
+        call = self._calls.get(uniqueid)
+        if call is None or call.ended:
+            return False
+        self._hang_up(call, by=HangupBy.SYSTEM, cause=cause)
+        return True
+
     # -- entry points from the SIP core ---------------------------------------------------------
 
     def on_invite(self, handle: ServerHandle, request: Request, peer: Peer) -> None:

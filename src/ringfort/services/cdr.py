@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from ringfort.db.models import (
@@ -18,10 +18,78 @@ from ringfort.db.models import (
 )
 from ringfort.db.repositories import CdrRepository
 from ringfort.disposition import Disposition, HangupBy
-from ringfort.errors import ConflictError, ValidationError
+from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.database import Database
+from ringfort.services.paging import Page, PageRequest, check_order
 
 DEFAULT_LIST_LIMIT = 1000
+CDR_SORTABLE = (
+    "start", "answer", "end", "duration", "billsec", "src", "dst", "disposition", "uniqueid",
+)  # fmt: skip
+"""The fields a page of records may be sorted by; by default newest first."""
+CDR_SEARCHED = ("uniqueid", "linkedid", "src", "dst", "clid")
+"""The fields a search looks in."""
+
+
+@dataclass(frozen=True, slots=True)
+class CdrFilter:
+    """Which records: started in ``[since, until)``, from ``src``, to ``dst``, ending so."""
+
+    since: datetime | None = None
+    until: datetime | None = None
+    src: str | None = None
+    dst: str | None = None
+    disposition: str | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        """The filter as SQL conditions on ``cdr``; ValidationError naming a bad field."""
+        found: list[ColumnElement[bool]] = []
+        if self.since is not None:
+            _require_aware(self.since, "since")
+            found.append(Cdr.start >= self.since)
+        if self.until is not None:
+            _require_aware(self.until, "until")
+            found.append(Cdr.start < self.until)
+        if self.src is not None:
+            found.append(Cdr.src == self.src)
+        if self.dst is not None:
+            found.append(Cdr.dst == self.dst)
+        if self.disposition is not None:
+            try:
+                found.append(Cdr.disposition == Disposition(self.disposition.upper()).value)
+            except ValueError:
+                raise ValidationError(
+                    f"disposition {self.disposition!r}: use one of {', '.join(Disposition)}",
+                    field="disposition",
+                ) from None
+        return found
+
+
+def search_conditions(text: str | None, fields: tuple[str, ...]) -> list[ColumnElement[bool]]:
+    """``text`` in any of ``fields`` of ``cdr``, ignoring case (LIKE wildcards taken literally)."""
+    if not text:
+        return []
+    needle = text.lower()
+    return [
+        or_(*(func.lower(getattr(Cdr, name)).contains(needle, autoescape=True) for name in fields))
+    ]
+
+
+async def paged(
+    db: Database, query: Select[Cdr], page: PageRequest, sortable: tuple[str, ...]
+) -> tuple[list[Cdr], int]:
+    """One page of the rows of ``query`` sorted by ``page.order`` (default ``start``), and how
+    many rows match in all."""
+    column = getattr(Cdr, check_order(page.order, sortable) or "start")
+    tie = Cdr.id.desc() if page.descending else Cdr.id.asc()
+    ordering = [column.desc() if page.descending else column.asc(), tie]
+    counted = select(func.count()).select_from(query.order_by(None).subquery())
+    async with db.session() as session:
+        total = int(await session.scalar(counted) or 0)
+        rows = await session.scalars(
+            query.order_by(*ordering).limit(page.limit).offset(page.offset)
+        )
+        return list(rows), total
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,6 +239,22 @@ class CdrService:
         async with self._db.session() as session:
             rows = (await session.scalars(statement)).all()
         return [_view(row) for row in rows]
+
+    async def search(self, where: CdrFilter, page: PageRequest) -> Page[CdrView]:
+        """A page of the records ``where`` selects, by start unless ``page.order`` says."""
+        query = select(Cdr).where(
+            *where.conditions(), *search_conditions(page.search, CDR_SEARCHED)
+        )
+        rows, total = await paged(self._db, query, page, CDR_SORTABLE)
+        return Page([_view(row) for row in rows], total)
+
+    async def get(self, uniqueid: str) -> CdrView:
+        """The record of the call leg ``uniqueid``; NotFoundError if there is none."""
+        async with self._db.session() as session:
+            row = await session.scalar(select(Cdr).where(Cdr.uniqueid == uniqueid))
+        if row is None:
+            raise NotFoundError(f"no call record {uniqueid}; list them with GET /api/v1/cdr")
+        return _view(row)
 
     async def add(
         self,

@@ -183,6 +183,19 @@ class ExtensionService:
             await session.commit()
         self._changed(number)
 
+    async def rename(self, number: str, name: str) -> ExtensionView:
+        """Give extension ``number`` a new name; returns it as stored."""
+        name = validate_name(name)
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+            if extension is None:
+                raise NotFoundError(f"extension {number} does not exist")
+            extension.name = name
+            await session.commit()
+            view = _view(extension)
+        self._changed(number)
+        return view
+
     async def set_password(self, number: str, password: str | None = None) -> str:
         """Set the SIP password of ``number`` (generated when None); returns it."""
         password = generate_password() if password is None else validate_password(password)

@@ -254,6 +254,27 @@ class QueueService:
             )
             return [member_from_row(m, q, a) for m, q, a in result]
 
+    async def remove_member(self, name: str, agent: str) -> None:
+        """Take ``agent`` out of queue ``name`` (penalty and all); NotFoundError if not a member.
+
+        Log the agent out first (QueueDirectoryService.log_out) so the queue log
+        records the end of their login.
+        """
+        async with self._db.session() as session:
+            queue = await _queue_row(session, name)
+            if queue is None:
+                raise NotFoundError(f"there is no queue {name}; see 'ringfort queue list'")
+            found = await _agent_row(session, agent)
+            member = await session.scalar(
+                select(QueueMember).where(
+                    QueueMember.queue_id == queue.id, QueueMember.agent_id == found.id
+                )
+            )
+            if member is None:
+                raise NotFoundError(f"agent {agent} is not a member of queue {name}")
+            await session.delete(member)
+            await session.commit()
+
     async def set_penalty(self, name: str, agent: str, penalty: int) -> None:
         """Make ``agent`` a member of queue ``name`` with ``penalty`` (kept across logins)."""
         if penalty < 0:
@@ -315,6 +336,12 @@ class AgentService:
             row.name, row.pin, row.wrapup = new_name, new_pin, new_wrapup
             await session.commit()
             return AgentInfo(number, new_name, new_wrapup)
+
+    async def get(self, number: str) -> AgentInfo:
+        """The agent ``number`` (never their PIN); NotFoundError if there is none."""
+        async with self._db.session() as session:
+            row = await _agent_row(session, number)
+            return AgentInfo(row.number, row.name, row.wrapup)
 
     async def list(self) -> list[AgentInfo]:
         """Every agent, by number (never their PINs)."""
