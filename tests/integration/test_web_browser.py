@@ -5,8 +5,10 @@ An admin logs in. Queue ``help`` (510) has two agents, both paused. A SIPp calle
 the queue: the live panel, loaded before the call, shows them waiting. The admin
 unpauses agent 11 from the tile's menu; the agent's SIPp phone answers and the tile
 turns to "on a call" with the caller, without the page being reloaded. The
-answered-calls report then lists the call. Screenshots of the live panel and of the
-report are kept in ``test-artifacts/`` (or ``$RINGFORT_TEST_ARTIFACTS``).
+answered-calls report then lists the call, and its recording plays in the row's
+player. An agent pauses and plays their voicemail on their own page. Screenshots of
+the live panel, the report and the agent's page are kept in ``test-artifacts/`` (or
+``$RINGFORT_TEST_ARTIFACTS``).
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def call_centre(ringfort_factory: ServerFactory) -> CallServer:
     cli("user", "add", "ada", "--role", "agent", "--password", PASSWORD,
         "--agent", "11", "--extension", AGENT_PHONE)  # fmt: skip
     cli("queue", "add", "help", "--number", "510", "--ring-timeout", "15", "--wrapup", "0")
+    cli("recording", "rule", "add", "--extension", AGENT_PHONE)  # agent 11's calls are recorded
     for agent, name, phone in (("11", "Gleb", AGENT_PHONE), ("12", "Vera", OTHER_PHONE)):
         cli("agent", "add", "--number", agent, "--name", name, "--pin", f"{agent}{agent}")
         cli("queue", "add-agent", "help", "--agent", agent, "--phone", phone)
@@ -168,6 +171,8 @@ def test_a_supervisor_watches_a_caller_wait_and_get_answered(
     )
     row = next(r for r in css(driver, "#report-table tbody tr") if CALLER in r.text)  # type: ignore[attr-defined]
     assert "Gleb" in row.text  # type: ignore[attr-defined]
+    # The call was recorded: its player loads the recording (200/206, and it has a length).
+    assert_plays(driver, "#report-table audio[data-recording]")
     assert css(driver, "#totals")
     shot = screenshot(driver, "report-answered.png")
     assert shot.exists()
@@ -177,6 +182,27 @@ def test_a_supervisor_watches_a_caller_wait_and_get_answered(
         if entry["level"] == "SEVERE" and entry["source"] == "javascript"
     ]
     assert errors == [], errors
+
+
+def assert_plays(driver: object, selector: str) -> None:
+    """The player ``selector`` finds loads its audio: the server answers 200 (or 206 for a
+    range) and the browser reads a length above zero."""
+    wait_for(driver, lambda d: css(d, selector), what=f"the player {selector}")
+    status = driver.execute_async_script(  # type: ignore[attr-defined]
+        "const done = arguments[arguments.length - 1];"
+        f"const audio = document.querySelector({json.dumps(selector)});"
+        "fetch(audio.src).then((r) => done(r.status)).catch((e) => done(String(e)));"
+    )
+    assert status in (200, 206), status
+    wait_for(
+        driver,
+        lambda d: d.execute_script(
+            f"const a = document.querySelector({json.dumps(selector)});"
+            "if (a.readyState < 1) a.load();"
+            "return a.readyState >= 1 && a.duration > 0;"
+        ),
+        what=f"the audio of {selector} to load",
+    )
 
 
 def log_in(driver: object, server: RingfortServer, username: str) -> None:
@@ -232,22 +258,7 @@ def test_an_agent_pauses_and_plays_their_voicemail(
     wait_for(driver, lambda d: css(d, "#my-voicemail audio"), what="the voicemail's player")
     wait_for(driver, lambda d: any(CALLER in row.text for row in css(d, "#my-calls tbody tr")),
              what="the call in my calls")  # fmt: skip
-    # The player loads the message: the server answers 200/206 and the audio has a length.
-    status = driver.execute_async_script(  # type: ignore[attr-defined]
-        "const done = arguments[arguments.length - 1];"
-        "const audio = document.querySelector('#my-voicemail audio');"
-        "fetch(audio.src).then((r) => done(r.status)).catch((e) => done(String(e)));"
-    )
-    assert status in (200, 206), status
-    wait_for(
-        driver,
-        lambda d: d.execute_script(
-            "const a = document.querySelector('#my-voicemail audio');"
-            "if (a.readyState < 1) a.load();"
-            "return a.readyState >= 1 && a.duration > 0;"
-        ),
-        what="the message's audio to load",
-    )
+    assert_plays(driver, "#my-voicemail audio")
     screenshot(driver, "agent-page.png")
 
 
