@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +278,71 @@ def test_the_login_page_says_what_is_wrong(browser: object, call_centre: CallSer
     )
     assert css(driver, "#problem")[0].text == "Wrong username or password."  # type: ignore[attr-defined]
     assert driver.current_url.endswith("/ui/login")  # type: ignore[attr-defined]
+
+
+def fill(driver: object, values: dict[str, str]) -> None:
+    """Type ``values`` into the open form's fields and save it."""
+    for name, value in values.items():
+        box = css(driver, f"#object-form [name={name}]")[0]
+        box.clear()  # type: ignore[attr-defined]
+        box.send_keys(value)  # type: ignore[attr-defined]
+    css(driver, "#object-form button[type=submit]")[0].click()  # type: ignore[attr-defined]
+
+
+def test_an_admin_sets_up_an_extension_and_a_queue_with_two_agents(
+    browser: object, call_centre: CallServer
+) -> None:
+    driver = browser
+    server = call_centre.server
+    log_in(driver, server, "ann")
+    driver.get(f"{server.http_url}/ui/admin?resource=extensions")  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#objects"), what="the extensions")
+    css(driver, "#add")[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#object-form [name=number]"), what="the form")
+    fill(driver, {"number": "12a", "name": "Reception"})
+    wait_for(
+        driver,
+        lambda d: "digits" in css(d, "#error-number")[0].text,
+        what="the number's error under its field",
+    )
+    fill(driver, {"number": "4650"})
+    wait_for(driver, lambda d: css(d, '#objects tr[data-key="4650"]'), what="the new extension")
+    notice = css(driver, "#notice")[0].text  # type: ignore[attr-defined]
+    assert re.search(r"password.*: [A-Za-z0-9]{16,}$", notice), notice
+
+    driver.get(f"{server.http_url}/ui/admin?resource=agents")  # type: ignore[attr-defined]
+    for number, name, pin in (("21", "Oleg", "2121"), ("22", "Nina", "2222")):
+        wait_for(driver, lambda d: css(d, "#objects"), what="the agents")
+        css(driver, "#add")[0].click()  # type: ignore[attr-defined]
+        wait_for(driver, lambda d: css(d, "#object-form [name=pin]"), what="the agent form")
+        fill(driver, {"number": number, "name": name, "pin": pin})
+        wait_for(
+            driver,
+            lambda d, n=number: css(d, f'#objects tr[data-key="{n}"]'),
+            what=f"agent {number}",
+        )
+
+    driver.get(f"{server.http_url}/ui/admin?resource=queues")  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#objects"), what="the queues")
+    css(driver, "#add")[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#object-form [name=name]"), what="the queue form")
+    fill(driver, {"name": "sales", "number": "520"})
+    wait_for(driver, lambda d: css(d, '#objects tr[data-key="sales"]'), what="the new queue")
+    css(driver, '[data-members="sales"]')[0].click()  # type: ignore[attr-defined]
+    for agent in ("21", "22"):
+        wait_for(driver, lambda d: css(d, "#member-agent option"), what="the agents to add")
+        from selenium.webdriver.support.ui import Select
+
+        Select(css(driver, "#member-agent")[0]).select_by_value(agent)  # type: ignore[arg-type]
+        css(driver, "#members button[type=submit]")[0].click()  # type: ignore[attr-defined]
+        wait_for(
+            driver,
+            lambda d, a=agent: css(d, f'#members tr[data-member="{a}"]'),
+            what=f"member {agent}",
+        )
+    screenshot(driver, "admin-queue-agents.png")
+    shown = server.cli("queue", "show", "sales").stdout
+    assert "520" in shown
+    assert "Oleg" in shown
+    assert "Nina" in shown
+    assert "4650" in server.cli("extension", "list").stdout

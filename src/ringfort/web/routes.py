@@ -17,7 +17,7 @@ from fastapi.staticfiles import StaticFiles
 __all__ = ["PAGES", "mount_web"]
 
 HERE = Path(__file__).resolve().parent
-PAGES = ("login", "live", "reports", "agent")
+PAGES = ("login", "live", "reports", "agent", "admin")
 """The pages there are, at ``/ui/<name>``."""
 
 

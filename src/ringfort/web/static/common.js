@@ -103,6 +103,7 @@ const Ringfort = (() => {
     ["live", "/ui/live", ["admin", "supervisor"]],
     ["reports", "/ui/reports", ["admin", "supervisor"]],
     ["agent", "/ui/agent", ["admin", "supervisor", "agent"]],
+    ["admin", "/ui/admin", ["admin"]],
   ];
 
   function bar(page) {
