@@ -341,6 +341,16 @@ def test_an_admin_sets_up_an_extension_and_a_queue_with_two_agents(
             what=f"member {agent}",
         )
     screenshot(driver, "admin-queue-agents.png")
+    # Each change is in the audit log, by whom.
+    driver.get(f"{server.http_url}/ui/admin?resource=audit")  # type: ignore[attr-defined]
+    wait_for(
+        driver,
+        lambda d: any(
+            "/api/v1/queues/sales/members/22" in row.text and "ann" in row.text
+            for row in css(d, "#objects tbody tr")
+        ),
+        what="the membership in the audit log",
+    )
     shown = server.cli("queue", "show", "sales").stdout
     assert "520" in shown
     assert "Oleg" in shown

@@ -166,11 +166,21 @@ async def test_each_role_reaches_only_its_part(local: httpx.AsyncClient, app: ob
             "/api/v1/voicemail/mailboxes/101", json={"enabled": True}, headers=headers
         )
         assert switched.status_code == 403
+        extension = await supervisor.post(
+            "/api/v1/extensions", json={"number": "150", "name": "New"}, headers=headers
+        )
+        assert extension.status_code == 403
+        assert (await supervisor.get("/api/v1/extensions")).status_code == 403
     async with client_of(app) as agent:
         await login(agent, "ada", ADMIN_PASSWORD)
         assert (await agent.get("/api/v1/auth/me")).status_code == 200
         assert (await agent.get("/api/v1/reports")).status_code == 403
         assert (await agent.get("/api/v1/voicemail/messages")).status_code == 403
+        # Recordings and call records are the supervisors' (an agent has their own calls
+        # at /api/v1/me/calls).
+        assert (await agent.get("/api/v1/recordings")).status_code == 403
+        assert (await agent.get("/api/v1/recordings/any/audio")).status_code == 403
+        assert (await agent.get("/api/v1/cdr")).status_code == 403
 
 
 async def test_a_program_uses_a_token_until_it_is_revoked(

@@ -18,6 +18,7 @@
     { name: "timeconditions", path: "/api/v1/timeconditions", key: "name", columns: ["name", "number", "timezone", "match", "nomatch"] },
     { name: "recording-rules", path: "/api/v1/recording-rules", key: "id", columns: ["id", "kind", "target", "direction"], noEdit: true },
     { name: "users", path: "/api/v1/users", key: "username", columns: ["username", "role", "extension", "agent", "language", "disabled"] },
+    { name: "audit", path: "/api/v1/audit", key: "id", columns: ["at", "username", "source", "method", "path", "status", "before", "after"], readOnly: true },
   ];
   const PAGE_SIZE = 25;
   const nav = document.getElementById("resources");
@@ -218,6 +219,7 @@
     const head = el("tr", {}, columns.map((name) => el("th", {}, name)), el("th", {}, ""));
     const rows = items.map((row) => {
       const actions = el("td", {});
+      if (resource.readOnly) return el("tr", { "data-key": row[resource.key] }, columns.map((name) => el("td", { class: "clip" }, shown(row[name]))), actions);
       if (!resource.noEdit) {
         const edit = el("button", { "data-edit": row[resource.key] }, t("admin.change"));
         edit.addEventListener("click", () => openForm("change", row));
@@ -257,6 +259,7 @@
     show(listBox, el("table", { class: "data", id: "objects" }, el("thead", {}, head), el("tbody", {}, rows)), pager);
   }
 
+  document.getElementById("add").hidden = Boolean(resource.readOnly);
   document.getElementById("add").addEventListener("click", () => openForm("add"));
   let typing = null;
   search.addEventListener("input", () => {
