@@ -9,6 +9,8 @@ without doing anything, and the rules are read in one place:
   ``/api/v1/me/...`` (their own queues, pauses, calls and voicemail);
 - supervisors (and admins): the live state, reports, CDRs, recordings, calls and the
   queues' and agents' lists, and logging agents in and out of queues and pausing them;
+  a supervisor given some queues (``ringfort user add ... --queues a,b``) sees and acts
+  on those only (`require_queue`, `scope_of`; the lists of every call are closed to them);
 - admins: everything else, users and the audit log included.
 
 A caller proves who they are with the session cookie a login sets (then every change
@@ -33,10 +35,20 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from typing import Any
 
+from fastapi import HTTPException, Request
+
 from ringfort.services.audit import AuditService
 from ringfort.services.users import UserService, UserView
 
-__all__ = ["RULES", "SESSION_COOKIE", "AccessMiddleware", "Rule", "rule_for"]
+__all__ = [
+    "RULES",
+    "SESSION_COOKIE",
+    "AccessMiddleware",
+    "Rule",
+    "require_queue",
+    "rule_for",
+    "scope_of",
+]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +109,29 @@ def rule_for(method: str, path: str) -> Rule | None:
     return None
 
 
+_BEYOND_SCOPE = re.compile(r"/api/v1/(cdr|calls|recordings)/?$")
+"""Lists of every call: not for a supervisor limited to some queues (their calls are in
+their queues' reports, whose recordings they can play)."""
+
+
+def scope_of(request: Request) -> frozenset[str] | None:
+    """The queues the caller may see and act on; None: every queue."""
+    user: UserView | None = getattr(request.state, "user", None)
+    return None if user is None else user.scope
+
+
+def require_queue(request: Request, queue: str | None, what: str) -> None:
+    """403 unless ``queue`` is one of the caller's (a supervisor limited to some queues must
+    name one of them)."""
+    scope = scope_of(request)
+    if scope is None or (queue is not None and queue in scope):
+        return
+    yours = ", ".join(sorted(scope))
+    if queue is None:
+        raise HTTPException(403, f"{what}: name one of your queues ({yours})")
+    raise HTTPException(403, f"{what}: queue {queue} is not one of yours ({yours})")
+
+
 class AccessMiddleware:
     """Guards the API with the `RULES` and writes the audit log (see the module's text)."""
 
@@ -128,6 +163,14 @@ class AccessMiddleware:
                 send,
                 403,
                 f"a {user.role} may not {method} {path}; ask an admin if you need to",
+            )
+            return
+        if user is not None and user.scope is not None and _BEYOND_SCOPE.match(path):
+            await _answer(
+                send,
+                403,
+                f"your user sees only its queues ({', '.join(sorted(user.scope))}): find their"
+                " calls and recordings in their reports",
             )
             return
         if csrf is not None and method in _UNSAFE and headers.get(CSRF_HEADER) != csrf:

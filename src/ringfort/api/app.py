@@ -12,11 +12,11 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse, StreamingResponse
 
 from ringfort import __version__
-from ringfort.api.access import AccessMiddleware
+from ringfort.api.access import AccessMiddleware, require_queue, scope_of
 from ringfort.api.agents import agent_routes
 from ringfort.api.auth import auth_routes
 from ringfort.api.calls import call_routes
@@ -155,17 +155,19 @@ def create_app(
 
 
 def _live_routes(app: FastAPI, feed: LiveFeed) -> None:
-    """The call centre as it happens: snapshots, and a Server-Sent Events stream."""
+    """The call centre as it happens: snapshots, and a Server-Sent Events stream. A supervisor
+    limited to some queues sees those queues and their agents only."""
 
     @app.get("/api/v1/live", tags=["call centre"])
-    async def live_all() -> dict[str, Any]:
+    async def live_all(request: Request) -> dict[str, Any]:
         """Every queue (waiting callers with their wait, agents, answered and lost today,
         service level today) and every agent (state, time in state, current caller, queues)."""
-        return feed.snapshot()
+        return feed.visible(feed.snapshot(), scope_of(request))
 
     @app.get("/api/v1/live/queues/{name}", tags=["call centre"])
-    async def live_queue(name: str) -> dict[str, Any]:
+    async def live_queue(name: str, request: Request) -> dict[str, Any]:
         """One queue now."""
+        require_queue(request, name, "the live state")
         found = feed.queue(name)
         if found is None:
             raise HTTPException(
@@ -174,29 +176,34 @@ def _live_routes(app: FastAPI, feed: LiveFeed) -> None:
         return found
 
     @app.get("/api/v1/live/agents/{number}", tags=["call centre"])
-    async def live_agent(number: str) -> dict[str, Any]:
+    async def live_agent(number: str, request: Request) -> dict[str, Any]:
         """One agent now."""
-        found = feed.agent(number)
+        visible = feed.visible(feed.snapshot(), scope_of(request))["agents"]
+        found: dict[str, Any] | None = next(
+            (agent for agent in visible if agent["agent"] == number), None
+        )
         if found is None:
             raise HTTPException(404, f"agent {number!r} is not known to the running server")
         return found
 
     @app.get("/api/v1/live/events", tags=["call centre"])
-    async def live_events() -> StreamingResponse:
+    async def live_events(request: Request) -> StreamingResponse:
         """Server-Sent Events: first ``snapshot`` (the whole state), then each ``queue-event``
         (a queue-log line) and ``agent-state`` change as it happens; ``resync`` asks the
         client to fetch ``/api/v1/live`` again after it fell behind."""
+        scope = scope_of(request)
 
         async def stream() -> AsyncIterator[str]:
             async with feed.listen() as listener:
-                yield _sse("snapshot", feed.snapshot())
+                yield _sse("snapshot", feed.visible(feed.snapshot(), scope))
                 while True:
                     try:
                         message = await asyncio.wait_for(listener.get(), KEEPALIVE_SECONDS)
                     except TimeoutError:
                         yield ": keepalive\n\n"
                         continue
-                    yield _sse(str(message["type"]), message)
+                    if feed.shows(message, scope):
+                        yield _sse(str(message["type"]), message)
 
         return StreamingResponse(
             stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache"}

@@ -86,6 +86,9 @@ class NewUser(BaseModel):
     extension: str | None = Field(None, description="The user's own extension (phone, mailbox).")
     agent: str | None = Field(None, description="The call-centre agent they are (number).")
     language: str = Field("en", description="en or ru: the web interface's language.")
+    queues: list[str] = Field(
+        default_factory=list, description="A supervisor's queues; empty: every queue."
+    )
 
 
 class UserChange(BaseModel):
@@ -96,6 +99,7 @@ class UserChange(BaseModel):
     agent: str | None = None
     language: str | None = None
     disabled: bool | None = Field(None, description="A disabled user cannot log in.")
+    queues: list[str] | None = Field(None, description="A supervisor's queues; []: every queue.")
 
 
 class Password(BaseModel):
@@ -115,6 +119,7 @@ def _user(view: UserView) -> dict[str, Any]:
     found = asdict(view)
     found.pop("id")
     found["created_at"] = view.created_at.isoformat()
+    found["queues"] = list(view.queues)
     return found
 
 
@@ -205,6 +210,7 @@ def auth_routes(
                 extension=body.extension,
                 agent=body.agent,
                 language=body.language,
+                queues=body.queues,
             )
         )
 

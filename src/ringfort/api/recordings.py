@@ -12,9 +12,10 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import FileResponse
 
+from ringfort.api.access import require_queue, scope_of
 from ringfort.api.cdr import record_filter
 from ringfort.api.errors import ERROR_RESPONSES
 from ringfort.api.listing import list_query, page_body
@@ -55,14 +56,21 @@ def recording_routes(service: RecordingService) -> APIRouter:
         """Recorded calls, newest first; ``exists`` false when the file is gone."""
         return page_body(await service.search(where, page), page, _recording)
 
+    async def in_scope(request: Request, uniqueid: str) -> None:
+        # A supervisor limited to some queues hears the recordings of those queues' calls.
+        if scope_of(request) is not None:
+            require_queue(request, await service.queue_of(uniqueid), "this recording")
+
     @router.get("/api/v1/recordings/{uniqueid}")
-    async def recording(uniqueid: str) -> dict[str, Any]:
+    async def recording(uniqueid: str, request: Request) -> dict[str, Any]:
         """One call's recording with its whole metadata (pauses, channels, times)."""
+        await in_scope(request, uniqueid)
         return _recording(await service.show(uniqueid))
 
     @router.get("/api/v1/recordings/{uniqueid}/audio")
-    async def audio(uniqueid: str) -> FileResponse:
+    async def audio(uniqueid: str, request: Request) -> FileResponse:
         """The recording's WAV; ``Range: bytes=...`` gets a part (206)."""
+        await in_scope(request, uniqueid)
         found = await service.show(uniqueid)
         if not found.exists or not await asyncio.to_thread(Path(found.file).is_file):
             raise NotFoundError(f"the recording of call {uniqueid} has lost its file")

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
+from ringfort.api.access import require_queue
 from ringfort.reports.catalogue import REPORTS, parse_period, parse_zone, run_report, typed_query
 from ringfort.reports.export import export_lines
 from ringfort.reports.model import MAX_LIMIT
@@ -48,6 +49,7 @@ def report_routes(db: Database) -> APIRouter:
 
     @router.get("/api/v1/reports/{name}", response_model=None)
     async def report(
+        request: Request,
         name: str,
         start: FromParam = None,
         end: ToParam = None,
@@ -72,6 +74,7 @@ def report_routes(db: Database) -> APIRouter:
         """One report for a period, as JSON (columns, rows, summary) or CSV."""
         if name not in REPORTS:
             raise HTTPException(404, f"no report {name!r}; the reports are {', '.join(REPORTS)}")
+        require_queue(request, queue, "reports")
         # A bad period, zone or grouping is a ValidationError: the app answers it 400.
         query = typed_query(
             start, end, tz, queue=queue, agent=agent, caller=caller,
@@ -89,6 +92,7 @@ def report_routes(db: Database) -> APIRouter:
 
     @router.get("/api/v1/queue-log")
     async def queue_log(
+        request: Request,
         start: FromParam = None,
         end: ToParam = None,
         queue: Annotated[str | None, Query(description="A queue's name.")] = None,
@@ -98,6 +102,7 @@ def report_routes(db: Database) -> APIRouter:
         ] = False,
     ) -> StreamingResponse:
         """The queue log in Asterisk's text format, one line per event, streamed."""
+        require_queue(request, queue, "the queue log")
         first, last = (None, None) if everything else parse_period(start, end, parse_zone(tz))
         return StreamingResponse(
             export_lines(db, start=first, end=last, queue=queue),

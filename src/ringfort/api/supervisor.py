@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, HTTPException, Request
 from pydantic import BaseModel, Field
 
+from ringfort.api.access import require_queue
 from ringfort.services.database import Database
 from ringfort.services.queue_directory import QueueDirectoryService
 from ringfort.services.queues import QueueService
@@ -51,29 +52,33 @@ def supervisor_routes(db: Database) -> APIRouter:
     directory = QueueDirectoryService(db=db)
 
     @router.put("/api/v1/queues/{queue}/agents/{agent}")
-    async def log_in(queue: str, agent: str, body: Login) -> dict[str, Any]:
+    async def log_in(queue: str, agent: str, body: Login, request: Request) -> dict[str, Any]:
         """Log the agent in to the queue at a phone (ADDMEMBER), or move them to it."""
+        require_queue(request, queue, "logging an agent in")
         if body.penalty is not None:
             await QueueService(db=db).set_penalty(queue, agent, body.penalty)
         return _member(await directory.log_in(queue, agent, body.phone, by_agent=False))
 
     @router.delete("/api/v1/queues/{queue}/agents/{agent}")
-    async def log_out(queue: str, agent: str) -> dict[str, Any]:
+    async def log_out(queue: str, agent: str, request: Request) -> dict[str, Any]:
         """Log the agent out of the queue (REMOVEMEMBER)."""
+        require_queue(request, queue, "logging an agent out")
         member = await directory.log_out(queue, agent, by_agent=False)
         if member is None:
             raise HTTPException(404, f"agent {agent} is not logged in to {queue}")
         return _member(member)
 
     @router.post("/api/v1/agents/{agent}/pause")
-    async def pause(agent: str, body: Pause) -> list[dict[str, Any]]:
+    async def pause(agent: str, body: Pause, request: Request) -> list[dict[str, Any]]:
         """Pause the agent (PAUSE with the reason) in one queue or all of theirs; the queues
         where the pause changed something are returned."""
+        require_queue(request, body.queue, "pausing an agent")
         return [_member(m) for m in await directory.pause(body.queue, agent, body.reason)]
 
     @router.post("/api/v1/agents/{agent}/unpause")
-    async def unpause(agent: str, body: Unpause) -> list[dict[str, Any]]:
+    async def unpause(agent: str, body: Unpause, request: Request) -> list[dict[str, Any]]:
         """End the agent's pause (UNPAUSE) in one queue or all of theirs."""
+        require_queue(request, body.queue, "unpausing an agent")
         return [_member(m) for m in await directory.unpause(body.queue, agent)]
 
     return router

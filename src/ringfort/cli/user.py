@@ -67,13 +67,23 @@ def add(
         str | None, typer.Option("--agent", help="The call-centre agent they are (number).")
     ] = None,
     language: Annotated[str, typer.Option("--language", help="en or ru.")] = "en",
+    queues: Annotated[
+        str | None,
+        typer.Option("--queues", metavar="A,B", help="A supervisor's queues (default: all)."),
+    ] = None,
 ) -> None:
     """Add a user. The first admin ends the open first-start mode of the web interface."""
     secret, generated = _password(password)
 
     async def action(users: UserService) -> UserView:
         return await users.add(
-            username, secret, role, extension=extension, agent=agent, language=language
+            username,
+            secret,
+            role,
+            extension=extension,
+            agent=agent,
+            language=language,
+            queues=(queues or "").split(","),
         )
 
     user = _run(ctx, action)
@@ -99,13 +109,14 @@ def list_(
         typer.echo("no users (ringfort user add NAME --role admin)")
     else:
         print_table(
-            ("USER", "ROLE", "EXTENSION", "AGENT", "LANGUAGE", "STATE", "CREATED"),
+            ("USER", "ROLE", "EXTENSION", "AGENT", "QUEUES", "LANGUAGE", "STATE", "CREATED"),
             [
                 (
                     u.username,
                     u.role,
                     u.extension or "",
                     u.agent or "",
+                    ",".join(u.queues) or ("all" if u.role == "supervisor" else ""),
                     u.language,
                     "disabled" if u.disabled else "active",
                     format_time(u.created_at),
@@ -137,6 +148,15 @@ def set_(
     extension: Annotated[str | None, typer.Option("--extension", show_default=False)] = None,
     agent: Annotated[str | None, typer.Option("--agent", show_default=False)] = None,
     language: Annotated[str | None, typer.Option("--language", show_default=False)] = None,
+    queues: Annotated[
+        str | None,
+        typer.Option(
+            "--queues",
+            metavar="A,B",
+            help="A supervisor's queues ('' for all).",
+            show_default=False,
+        ),
+    ] = None,
     disabled: Annotated[
         bool | None,
         typer.Option(
@@ -154,6 +174,7 @@ def set_(
             agent=agent,
             language=language,
             disabled=disabled,
+            queues=None if queues is None else queues.split(","),
         )
 
     user = _run(ctx, action)

@@ -535,6 +535,8 @@ class User(Base):
     """The user's own extension: their phone, their mailbox, their calls."""
     agent: Mapped[str | None] = mapped_column(String(AGENT_NUMBER_LENGTH))
     """The call-centre agent the user is (their number), for the agent's page."""
+    queues: Mapped[str | None] = mapped_column(Text)
+    """A supervisor's queues (names, comma-separated); None: every queue."""
     language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
     disabled: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utc_now)

@@ -43,6 +43,29 @@ class LiveFeed:
         """One agent now, or None if not known to the running node."""
         return next((a for a in self._snapshot()["agents"] if a["agent"] == number), None)
 
+    def visible(self, snapshot: dict[str, Any], queues: frozenset[str] | None) -> dict[str, Any]:
+        """``snapshot`` as a supervisor of ``queues`` sees it: those queues, and the agents
+        logged in to one of them or talking in one (None: everything)."""
+        if queues is None:
+            return snapshot
+        return {
+            "queues": [q for q in snapshot["queues"] if q["name"] in queues],
+            "agents": [
+                a
+                for a in snapshot["agents"]
+                if queues.intersection(a["queues"]) or a.get("queue") in queues
+            ],
+        }
+
+    def shows(self, message: dict[str, Any], queues: frozenset[str] | None) -> bool:
+        """Whether a supervisor of ``queues`` gets the stream's ``message``."""
+        if queues is None or message["type"] == "resync":
+            return True
+        if message["type"] == "queue-event":
+            return message.get("queue") in queues
+        visible = self.visible(self._snapshot(), queues)["agents"]
+        return any(agent["agent"] == message.get("agent") for agent in visible)
+
     @contextlib.asynccontextmanager
     async def listen(self) -> AsyncIterator[asyncio.Queue[dict[str, Any]]]:
         """A queue of events (``{"type": ..., ...}``) for as long as the context lasts."""

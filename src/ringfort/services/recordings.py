@@ -23,7 +23,8 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from ringfort.db.models import Cdr
+from ringfort import queuelog as ql
+from ringfort.db.models import Cdr, QueueLogEntry
 from ringfort.errors import NotFoundError, ValidationError
 from ringfort.services.cdr import CdrFilter, paged, search_conditions
 from ringfort.services.database import Database
@@ -369,6 +370,17 @@ class RecordingService:
     def __init__(self, *, db: Database, directory: Path) -> None:
         self._db = db
         self._directory = directory
+
+    async def queue_of(self, uniqueid: str) -> str | None:
+        """The queue whose agent took the recorded call leg ``uniqueid`` (the queue log's
+        CONNECT names it); None for a call that came through no queue."""
+        async with self._db.session() as session:
+            return await session.scalar(
+                select(QueueLogEntry.queuename)
+                .where(QueueLogEntry.event == ql.CONNECT, QueueLogEntry.data2 == uniqueid)
+                .order_by(QueueLogEntry.id.desc())
+                .limit(1)
+            )
 
     @property
     def directory(self) -> Path:

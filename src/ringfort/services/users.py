@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.db.models import USER_ROLES, ApiToken, User, WebSession
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
+from ringfort.pbx.destination import is_name
 from ringfort.services.database import Database
 
 __all__ = ["ROLES", "SessionView", "UserService", "UserView"]
@@ -48,6 +50,15 @@ class UserView:
     language: str
     disabled: bool
     created_at: datetime
+    queues: tuple[str, ...] = ()
+    """A supervisor's queues; empty: every queue."""
+
+    @property
+    def scope(self) -> frozenset[str] | None:
+        """The queues this user may see and act on; None: all of them."""
+        if self.role == "supervisor" and self.queues:
+            return frozenset(self.queues)
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +85,7 @@ def _view(user: User) -> UserView:
         user.language,
         user.disabled,
         user.created_at,
+        tuple(name for name in (user.queues or "").split(",") if name),
     )
 
 
@@ -94,6 +106,7 @@ class UserService:
         extension: str | None = None,
         agent: str | None = None,
         language: str = "en",
+        queues: Sequence[str] = (),
     ) -> UserView:
         """Create a user; ValidationError naming the field for a bad value, ConflictError if
         the name is taken."""
@@ -113,6 +126,7 @@ class UserService:
                 extension=extension or None,
                 agent=agent or None,
                 language=language,
+                queues=_queue_list(queues),
             )
             session.add(user)
             await session.flush()
@@ -143,6 +157,7 @@ class UserService:
         agent: str | None = None,
         language: str | None = None,
         disabled: bool | None = None,
+        queues: Sequence[str] | None = None,
     ) -> UserView:
         """Change what is given; a disabled user's sessions and tokens stop working."""
         if role is not None:
@@ -158,6 +173,8 @@ class UserService:
                 user.extension = extension or None
             if agent is not None:
                 user.agent = agent or None
+            if queues is not None:
+                user.queues = _queue_list(queues)
             if language is not None:
                 user.language = language
             if disabled is not None:
@@ -308,6 +325,15 @@ async def _keep_an_admin(session: AsyncSession, user: User, *, losing: bool) -> 
     )
     if not others:
         raise ConflictError(f"{user.username} is the last admin; make another admin first")
+
+
+def _queue_list(queues: Sequence[str]) -> str | None:
+    """A supervisor's queues as stored: names checked, comma-separated; None for all."""
+    names = sorted({name.strip() for name in queues if name.strip()})
+    for name in names:
+        if not is_name(name):
+            raise ValidationError(f"{name!r} is not a queue name", field="queues")
+    return ",".join(names) or None
 
 
 def _check_username(username: str) -> str:

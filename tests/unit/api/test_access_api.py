@@ -272,3 +272,36 @@ async def test_a_disabled_user_is_logged_out(local: httpx.AsyncClient, app: obje
             "/api/v1/auth/login", json={"username": "sam", "password": ADMIN_PASSWORD}
         )
         assert again.status_code == 401
+
+
+async def test_a_supervisor_of_some_queues_sees_and_acts_on_those_only(
+    local: httpx.AsyncClient, app: object, db: Database
+) -> None:
+    await make_users(app)
+    await UserService(db).add("sue", ADMIN_PASSWORD, "supervisor", queues=["help"])
+    async with client_of(app) as sue:
+        csrf = await login(sue, "sue", ADMIN_PASSWORD)
+        headers = {"X-CSRF-Token": csrf}
+        me = (await sue.get("/api/v1/auth/me")).json()["user"]
+        assert me["queues"] == ["help"]
+        whole = await sue.get("/api/v1/reports/answered")
+        assert whole.status_code == 403
+        assert whole.json()["detail"] == "reports: name one of your queues (help)"
+        other = await sue.get("/api/v1/reports/answered?queue=sales")
+        assert "queue sales is not one of yours" in other.json()["detail"]
+        assert (await sue.get("/api/v1/reports/answered?queue=help")).status_code == 200
+        moved = await sue.put(
+            "/api/v1/queues/sales/agents/11", json={"phone": "101"}, headers=headers
+        )
+        assert moved.status_code == 403
+        paused = await sue.post("/api/v1/agents/11/pause", json={"reason": "x"}, headers=headers)
+        assert paused.status_code == 403  # every queue of the agent: name yours
+        for path in ("/api/v1/cdr", "/api/v1/recordings", "/api/v1/calls"):
+            closed = await sue.get(path)
+            assert closed.status_code == 403, path
+            assert "sees only its queues (help)" in closed.json()["detail"]
+    # A supervisor without queues sees everything, as before.
+    async with client_of(app) as sam:
+        await login(sam, "sam", ADMIN_PASSWORD)
+        assert (await sam.get("/api/v1/reports/answered")).status_code == 200
+        assert (await sam.get("/api/v1/cdr")).status_code == 200

@@ -5,13 +5,18 @@
 
 (async () => {
   const { api, t, el, show, duration } = Ringfort;
-  await Ringfort.start("reports", ["admin", "supervisor"]);
+  const me = await Ringfort.start("reports", ["admin", "supervisor"]);
   const form = document.getElementById("filters");
   const output = document.getElementById("output");
   const problem = document.getElementById("problem");
   const csv = document.getElementById("csv");
   const printButton = document.getElementById("print");
 
+  // A supervisor of some queues picks one of them: their reports are those queues'.
+  if (me && me.role === "supervisor" && me.queues && me.queues.length) {
+    const choice = el("select", { id: "queue", name: "queue" }, me.queues.map((name) => el("option", { value: name }, name)));
+    form.queue.replaceWith(choice);
+  }
   const reports = await api("GET", "/api/v1/reports");
   for (const report of reports) {
     if (report.name === "queue-log") continue;

@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(length=16), nullable=False),
         sa.Column("extension", sa.String(length=15), nullable=True),
         sa.Column("agent", sa.String(length=20), nullable=True),
+        sa.Column("queues", sa.Text(), nullable=True),
         sa.Column("language", sa.String(length=8), server_default="en", nullable=False),
         sa.Column("disabled", sa.Boolean(), server_default=sa.false(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
