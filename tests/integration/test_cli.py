@@ -92,6 +92,8 @@ def password_in(output: str) -> str:
         ["recording"],
         ["user"],
         ["user", "add"],
+        ["did"],
+        ["did", "add"],
         ["user", "token"],
         ["voicemail", "set-pin"],
         ["voicemail", "options"],

@@ -21,6 +21,7 @@ from ringfort.api.agents import agent_routes
 from ringfort.api.auth import auth_routes
 from ringfort.api.calls import call_routes
 from ringfort.api.cdr import cdr_routes
+from ringfort.api.dids import did_routes
 from ringfort.api.errors import install_error_answers
 from ringfort.api.extensions import extension_routes
 from ringfort.api.me import me_routes
@@ -37,6 +38,7 @@ from ringfort.services.audit import AuditService
 from ringfort.services.calls import CallService
 from ringfort.services.cdr import CdrService
 from ringfort.services.database import Database
+from ringfort.services.dids import DidService
 from ringfort.services.extensions import ExtensionService
 from ringfort.services.ivr import IvrService
 from ringfort.services.live import LiveFeed
@@ -138,6 +140,7 @@ def create_app(
         app.include_router(time_condition_routes(TimeConditionService(db=db)))
         app.include_router(recording_rule_routes(recording_rules or RecordingRuleService(db=db)))
         app.include_router(cdr_routes(CdrService(db=db)))
+        app.include_router(did_routes(DidService(db=db)))
     if recordings is not None:
         app.include_router(recording_routes(recordings))
     if calls is not None:

@@ -12,6 +12,7 @@ import typer
 from ringfort.cli import (
     backup,
     cdr,
+    did,
     extension,
     ivr,
     queue,
@@ -49,6 +50,7 @@ app.add_typer(queue.agent_app, name="agent")
 app.add_typer(report.app, name="report")
 app.add_typer(voicemail.app, name="voicemail")
 app.add_typer(user.app, name="user")
+app.add_typer(did.app, name="did")
 app.add_typer(backup.app, name="backup")
 
 

@@ -587,3 +587,17 @@ class AuditEntry(Base):
     """The object as JSON before the change (None: it did not exist, or cannot be read)."""
     after: Mapped[str | None] = mapped_column(Text)
     """What the change returned as JSON (None for a deletion)."""
+
+
+class Did(Base):
+    """An inbound number (a DID of a trunk, or any number dialled) and where its calls go."""
+
+    __tablename__ = "dids"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(20), unique=True)
+    destination: Mapped[str] = mapped_column(String(80))
+    """Where calls to it go, in the destination's text form (``ivr:main``)."""
+    description: Mapped[str] = mapped_column(String(160), default="", server_default="")
+    created_at: Mapped[datetime] = mapped_column(default=utc_now)
+    updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ringfort.db.models import (
     BlockedAddress,
     Cdr,
+    Did,
     Extension,
     IvrMenu,
     IvrOption,
@@ -327,7 +328,9 @@ PLAN_EXTENSION = "extension"
 PLAN_MENU = "ivr"
 PLAN_TIME_CONDITION = "timecond"
 PLAN_QUEUE = "queue"
-"""The kinds of entry in the number plan, spelt as destinations spell them."""
+PLAN_DID = "did"
+"""The kinds of entry in the number plan, spelt as destinations spell them (a DID is not a
+destination: it only has a number)."""
 
 
 class PlanEntry(NamedTuple):
@@ -361,6 +364,8 @@ class NumberPlanRepository:
         found += [PlanEntry(PLAN_TIME_CONDITION, name, number) for name, number in conditions]
         queues = await self._session.execute(select(Queue.name, Queue.number))
         found += [PlanEntry(PLAN_QUEUE, name, number) for name, number in queues]
+        dids = await self._session.scalars(select(Did.number))
+        found += [PlanEntry(PLAN_DID, number, number) for number in dids]
         return found
 
     async def owner(self, number: str) -> PlanEntry | None:
@@ -378,10 +383,12 @@ class NumberPlanRepository:
         queue = await self._session.scalar(select(Queue.name).where(Queue.number == number))
         if queue is not None:
             return PlanEntry(PLAN_QUEUE, queue, number)
+        if await self._session.scalar(select(Did.id).where(Did.number == number)) is not None:
+            return PlanEntry(PLAN_DID, number, number)
         return None
 
     async def referrers(self, destination: str) -> list[PlanEntry]:
-        """Menus, time conditions and queues (overflow, exit key) that send calls to
+        """Menus, time conditions, queues (overflow, exit key) and DIDs that send calls to
         ``destination``, by kind and name."""
         by_option = (
             select(IvrMenu.name, IvrMenu.number)
@@ -415,6 +422,11 @@ class NumberPlanRepository:
         found += [
             PlanEntry(PLAN_QUEUE, name, number)
             for name, number in await self._session.execute(by_queue)
+        ]
+        by_did = select(Did.number).where(_leads_to(Did.destination, destination))
+        found += [
+            PlanEntry(PLAN_DID, number, number)
+            for number in await self._session.scalars(by_did.order_by(Did.number))
         ]
         return found
 

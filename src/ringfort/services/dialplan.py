@@ -7,11 +7,13 @@ applications' ``AppDirectory`` (a menu or time condition by name), in one object
 
 from __future__ import annotations
 
+import logging
+
 from sqlalchemy import select
 
 from ringfort.apps.ivr.config import IvrMenu
 from ringfort.apps.timecond import TimeCondition
-from ringfort.db.models import Queue
+from ringfort.db.models import Did, Queue
 from ringfort.db.repositories import (
     ExtensionRepository,
     IvrMenuRepository,
@@ -21,6 +23,8 @@ from ringfort.pbx.destination import Destination, DestinationKind
 from ringfort.services.database import Database
 from ringfort.services.ivr import menu_from_row
 from ringfort.services.timecond import time_condition_from_row
+
+log = logging.getLogger(__name__)
 
 __all__ = ["DialPlanService"]
 
@@ -37,7 +41,8 @@ class DialPlanService:
         self._db = db
 
     async def resolve(self, number: str) -> Destination | None:
-        """The menu, time condition or queue ``number`` reaches, or None."""
+        """The menu, time condition, queue or DID ``number`` reaches (a DID: where it routes
+        to), or None."""
         async with self._db.session() as session:
             menu = await IvrMenuRepository(session=session).get_by_number(number)
             if menu is not None:
@@ -48,6 +53,12 @@ class DialPlanService:
             queue = await session.scalar(select(Queue.name).where(Queue.number == number))
             if queue is not None:
                 return Destination(DestinationKind.QUEUE, queue)
+            routed = await session.scalar(select(Did.destination).where(Did.number == number))
+        if routed is not None:
+            try:
+                return Destination.parse(routed)
+            except ValueError:
+                log.warning("DID %s has a destination that cannot be read: %r", number, routed)
         return None
 
     async def menu(self, name: str) -> IvrMenu | None:

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.db.repositories import (
+    PLAN_DID,
     PLAN_EXTENSION,
     PLAN_MENU,
     PLAN_QUEUE,
@@ -32,6 +33,7 @@ _WHAT = {
     PLAN_MENU: "menu",
     PLAN_TIME_CONDITION: "time condition",
     PLAN_QUEUE: "queue",
+    PLAN_DID: "DID",
 }
 _KIND_OF_DESTINATION = {
     DestinationKind.EXTENSION: PLAN_EXTENSION,

@@ -16,6 +16,7 @@
     { name: "queues", path: "/api/v1/queues", key: "name", columns: ["name", "number", "strategy", "ring_timeout", "max_wait"], members: true },
     { name: "menus", path: "/api/v1/menus", key: "name", columns: ["name", "number", "language", "timeout_destination"] },
     { name: "timeconditions", path: "/api/v1/timeconditions", key: "name", columns: ["name", "number", "timezone", "match", "nomatch"] },
+    { name: "dids", path: "/api/v1/dids", key: "number", columns: ["number", "destination", "description"] },
     { name: "recording-rules", path: "/api/v1/recording-rules", key: "id", columns: ["id", "kind", "target", "direction"], noEdit: true },
     { name: "users", path: "/api/v1/users", key: "username", columns: ["username", "role", "extension", "agent", "language", "disabled"] },
     { name: "audit", path: "/api/v1/audit", key: "id", columns: ["at", "username", "source", "method", "path", "status", "before", "after"], readOnly: true },
