@@ -29,8 +29,12 @@
   }
   if (!form.from.value) form.from.value = today;
   if (!form.to.value) form.to.value = today;
-  form.report.addEventListener("change", () => { form.by.parentElement.hidden = form.report.value !== "distribution"; });
-  form.by.parentElement.hidden = form.report.value !== "distribution";
+  function fitFilters() {
+    form.by.parentElement.hidden = form.report.value !== "distribution";
+    form.group.closest("div").hidden = form.report.value !== "answered";
+  }
+  form.report.addEventListener("change", fitFilters);
+  fitFilters();
 
   function query(format) {
     const params = new URLSearchParams();
@@ -58,9 +62,46 @@
     }
   }
 
+  // The answered calls, as the printed report has them: per agent, each agent's calls
+  // then their totals (calls; average, shortest, longest and total wait and talk).
+  function byAgent(result) {
+    const groups = new Map();
+    for (const row of result.rows) {
+      const key = `${row.agent_name || row.agent}`;
+      if (!groups.has(key)) groups.set(key, []);
+      groups.get(key).push(row);
+    }
+    const width = result.columns.length;
+    const waitAt = result.columns.findIndex((column) => column.key === "wait");
+    const rows = [];
+    for (const [agent, calls] of groups) {
+      rows.push(el("tr", { class: "group" }, el("th", { colspan: width }, agent)));
+      for (const row of calls) rows.push(el("tr", {}, result.columns.map((column) => cell(column, row[column.key]))));
+      const waits = calls.map((row) => Number(row.wait) || 0);
+      const talks = calls.map((row) => Number(row.talk) || 0);
+      const sum = (values) => values.reduce((a, b) => a + b, 0);
+      const figures = [
+        [t("print.calls"), String(calls.length), ""],
+        [t("print.average"), duration(sum(waits) / calls.length), duration(sum(talks) / calls.length)],
+        [t("print.shortest"), duration(Math.min(...waits)), duration(Math.min(...talks))],
+        [t("print.longest"), duration(Math.max(...waits)), duration(Math.max(...talks))],
+        [t("print.total"), duration(sum(waits)), duration(sum(talks))],
+      ];
+      figures.forEach(([label, wait, talk], index) => {
+        const cells = [el("td", { colspan: Math.max(1, waitAt), class: "subtotal-label" }, index === 0 ? `${t("print.subtotal")} · ${label}` : label),
+          el("td", { class: "number" }, wait), el("td", { class: "number" }, talk)];
+        const rest = width - Math.max(1, waitAt) - 2;
+        if (rest > 0) cells.push(el("td", { colspan: rest }));
+        rows.push(el("tr", { class: "subtotal" }, cells));
+      });
+    }
+    return rows;
+  }
+
   function table(result) {
     const head = el("tr", {}, result.columns.map((column) => el("th", {}, column.title)));
-    const rows = result.rows.map((row) => el("tr", {}, result.columns.map((column) => cell(column, row[column.key]))));
+    const grouped = result.report === "answered" && result.rows.length && form.group.checked;
+    const rows = grouped ? byAgent(result) : result.rows.map((row) => el("tr", {}, result.columns.map((column) => cell(column, row[column.key]))));
     if (!rows.length) rows.push(el("tr", {}, el("td", { colspan: result.columns.length, class: "muted" }, t("reports.no_rows"))));
     return el("table", { class: "data", id: "report-table" }, el("thead", {}, head), el("tbody", {}, rows));
   }
