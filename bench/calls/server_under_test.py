@@ -11,13 +11,15 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -49,9 +51,11 @@ __all__ = [
     "MachineMeter",
     "RateStep",
     "RingfortServer",
+    "ServerSlot",
     "ServerStartError",
     "SippCallee",
     "add_server_options",
+    "bench_parser",
     "call_server",
     "cpu_seconds",
     "digest_authorization",
@@ -60,6 +64,7 @@ __all__ = [
     "percentile",
     "print_verdict",
     "read_sipp_stats",
+    "run_bench",
     "server_status",
     "stop_process",
     "tool_path",
@@ -151,6 +156,45 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port-high", type=int, default=59999, help="server's highest RTP port")
     parser.add_argument("--log-level", default="WARNING", help="server log level")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
+
+
+def bench_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """A bench's parser: its script's name, the first paragraph of its text, defaults shown."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=(doc or "").split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+@dataclass
+class ServerSlot:
+    """Where a bench puts the server it started, for `run_bench` to stop it."""
+
+    server: RingfortServer | None = None
+
+
+def run_bench(prefix: str, *, keep: bool, body: Callable[[Path, ServerSlot], int]) -> int:
+    """Run ``body`` with a fresh work directory; then stop the server it put in the slot and
+    remove the directory (unless ``keep``). The exit status: ``body``'s, 1 when the server
+    or a peer failed, 130 when interrupted."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    slot = ServerSlot()
+    try:
+        return body(workdir, slot)
+    except (ServerStartError, RuntimeError, TimeoutError) as error:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if slot.server is not None:
+            slot.server.stop()
+        if keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def percentile(values: Sequence[float], share: float) -> float | None:
