@@ -5,18 +5,18 @@ directory holding a month of a 50-agent call centre's queue log (bench/reports.p
 generator), an admin and an API token. This process is both phones, on the other core
 (media_load.py's SIP user agents): it sets up the calls, which then stream G.711 both
 ways through Ringfort. A second process, on the same core as the phones but niced so
-that they come first, is the HTTP clients: each loops one request without pause,
-``GET /api/v1/live`` or one report for the month, for a fixed time.
+that they come first, is the HTTP clients: each loops one request, without pause
+unless ``--pause``, ``GET /api/v1/live`` or one report for the month, for a fixed time.
 
-First an RTP baseline with no HTTP load, then the same window length (or longer) with
-the clients running. It prints, per endpoint, requests, requests/s and latency
-p50/p99/max (and the latency of one request alone, before any load); the server's CPU;
-and RTP lost and late packets (transit over ``--late-ms``) in the baseline and under
-load. Targets (issue 7): live state p99 < 100 ms, month report p99 < 1 s, and no late
-RTP packets beyond the baseline.
+First an RTP baseline with no HTTP load, then a window with the clients running. It
+prints, per endpoint, requests, requests/s and latency p50/p99/max (and the latency of
+one request alone, before any load); the server's CPU; and RTP lost and late packets
+(transit over ``--late-ms``) in the baseline and under load. Targets (issue 7): live
+state p99 < 100 ms, month report p99 < 1 s, and no late RTP packets beyond the baseline.
 
     bench/api_load.sh                                        # 100 calls, 50 clients, 20 s
     bench/api_load.sh --mix live=25,totals=9,agents=8,answered=8 --duration 30
+    bench/api_load.sh --mix live=50 --pause 1                # 50 panels polling each second
 """
 
 from __future__ import annotations
@@ -135,6 +135,8 @@ async def _clients(config: dict[str, Any]) -> None:
                     latencies[name].append(time.perf_counter() - sent)
                 else:
                     errors[name] += 1
+                if config["pause"]:
+                    await asyncio.sleep(config["pause"])
 
     await asyncio.gather(*(one_client(name) for name, count in mix.items() for _ in range(count)))
     print(
@@ -207,7 +209,7 @@ async def measure(
     config = {
         "url": server.http_url, "token": token, "paths": endpoint_paths(options.month),
         "mix": mix, "duration": options.duration, "timeout": options.timeout,
-        "nice": options.client_nice,
+        "nice": options.client_nice, "pause": options.pause,
     }  # fmt: skip
     phones = Phones(server=server.sip_target, ptime_ms=options.ptime, late_ms=options.late_ms)
     await phones.open()
@@ -274,7 +276,8 @@ def _transit(totals: Totals) -> str:
 def print_outcome(outcome: Outcome, options: argparse.Namespace, mix: dict[str, int]) -> bool:
     """The tables and the verdict; True when every target is met."""
     paths = endpoint_paths(options.month)
-    print(f"\nHTTP: {sum(mix.values())} clients, each looping one request without pause for "
+    pause = f"{options.pause:g} s apart" if options.pause else "without pause"
+    print(f"\nHTTP: {sum(mix.values())} clients, each looping one request {pause} for "
           f"{options.duration:.0f} s; mix (clients per endpoint): "
           + ", ".join(f"{name} {count}" for name, count in mix.items()))  # fmt: skip
     header = (
@@ -350,6 +353,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=20.0, help="seconds of HTTP load")
     parser.add_argument("--baseline", type=float, default=10.0, help="seconds of RTP alone")
     parser.add_argument("--timeout", type=float, default=30.0, help="HTTP request timeout")
+    parser.add_argument(
+        "--pause", type=float, default=0.0, help="seconds each client waits between requests"
+    )
     parser.add_argument("--client-nice", type=int, default=10, help="niceness of the clients")
     add_stream_options(parser, generator="the phones and the HTTP clients")
     return parser.parse_args(argv)
