@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import sys
 import time
 from dataclasses import dataclass
@@ -124,6 +125,8 @@ async def _clients(config: dict[str, Any]) -> None:
         async with httpx.AsyncClient(
             base_url=config["url"], headers=headers, timeout=config["timeout"], limits=limits
         ) as client:
+            # Clients that pause start spread over one pause, not all in the same instant.
+            await asyncio.sleep(random.uniform(0.0, config["pause"]))
             while loop.time() < stop_at:
                 sent = time.perf_counter()
                 try:
