@@ -19,8 +19,8 @@ __all__ = ["report_routes"]
 REPORTS_AT_ONCE = 2
 """Reports made at the same time; more wait their turn. Each one's queries run in a
 database thread of this process, which competes for the CPU with the event loop that
-relays the calls' media and answers the live panel: ten reports at once left it a tenth
-of a core (bench/api_load.sh)."""
+relays the calls' media and answers the live panel: under bench/api_load.sh, ten at once
+left the live panel half the requests and the media several times the late packets."""
 
 FromParam = Annotated[
     str | None,
