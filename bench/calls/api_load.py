@@ -48,8 +48,8 @@ from server_under_test import (
     RingfortServer,
     ServerSlot,
     bench_parser,
-    call_server,
     install_stop_signals,
+    options_server,
     percentile,
     run_bench,
 )
@@ -377,10 +377,7 @@ def main(argv: list[str] | None = None) -> int:
     outcomes: list[Outcome] = []
 
     def body(workdir: Path, slot: ServerSlot) -> int:
-        server = slot.server = call_server(
-            workdir, cpu=options.server_cpu, log_level=options.log_level,
-            port_low=options.port_low, port_high=options.port_high,
-        )  # fmt: skip
+        server = slot.server = options_server(workdir, options)
         password = os.urandom(12).hex()
         server.cli("user", "add", ADMIN, "--role", "admin", "--password", password)
         token = server.cli("user", "token", ADMIN, "--name", "bench").stdout.strip().split()[-1]

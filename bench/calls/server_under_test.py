@@ -61,6 +61,7 @@ __all__ = [
     "digest_authorization",
     "free_port_block",
     "install_stop_signals",
+    "options_server",
     "percentile",
     "print_verdict",
     "read_sipp_stats",
@@ -233,6 +234,20 @@ def call_server(
     for party in (CALLER, CALLEE):
         server.add_extension(party.number, name=f"Bench {party.number}", password=party.password)
     return server
+
+
+def options_server(
+    workdir: Path, options: argparse.Namespace, extra_env: Mapping[str, str] | None = None
+) -> RingfortServer:
+    """`call_server` with the options of `add_server_options` and ``--server-cpu``."""
+    return call_server(
+        workdir,
+        cpu=options.server_cpu,
+        log_level=options.log_level,
+        port_low=options.port_low,
+        port_high=options.port_high,
+        extra_env=extra_env,
+    )
 
 
 def server_status(server: RingfortServer) -> dict[str, Any]:
