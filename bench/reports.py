@@ -39,6 +39,8 @@ AGENTS = 50
 WEEKDAY_CALLS = 2000
 WEEKEND_CALLS = 900
 BATCH = 20_000
+YEAR_START = datetime(YEAR, 1, 1, tzinfo=UTC)
+YEAR_END = datetime(YEAR + 1, 1, 1, tzinfo=UTC)
 
 
 def _agents_of(queue_index: int) -> list[str]:
@@ -114,8 +116,14 @@ def _day_events(day: datetime, rng: random.Random, serial: Iterator[int]) -> lis
     ]  # fmt: skip
 
 
-async def generate(db: Database) -> int:
-    """Fill the log with the year, unless it is already there; the number of events."""
+async def generate(
+    db: Database,
+    *,
+    start: datetime = YEAR_START,
+    end: datetime = YEAR_END,
+) -> int:
+    """Fill the log with the days from ``start`` to ``end`` (midnights, UTC; by default the
+    year), unless it already has events; the number of events."""
     async with db.session() as session:
         count = await session.scalar(select(func.count()).select_from(QueueLogEntry))
         if count:
@@ -131,12 +139,12 @@ async def generate(db: Database) -> int:
     serial = iter(range(10**9))
     total = 0
     started = time.perf_counter()
-    day = datetime(YEAR, 1, 1, tzinfo=UTC)
+    day = start
     pending: list[dict[str, Any]] = []
-    while day.year == YEAR:
+    while day < end:
         pending += _day_events(day, rng, serial)
         day += timedelta(days=1)
-        if len(pending) >= BATCH or day.year != YEAR:
+        if len(pending) >= BATCH or day >= end:
             async with db.engine.begin() as connection:
                 await connection.execute(insert(QueueLogEntry), pending)
             total += len(pending)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from media_load import Endpoint, OutgoingCall, Phones, process_cpu_seconds
+from media_load import Endpoint, Phones, process_cpu_seconds, set_up_calls
 from server_under_test import (
     CpuMeter,
     RingfortServer,
@@ -86,17 +86,8 @@ async def run_step(
 ) -> Step:
     """Put ``calls`` callers in the menu, measure ``seconds``, hang up."""
     loop = asyncio.get_running_loop()
-    placed: list[OutgoingCall] = []
     try:
-        started = loop.time()
-        for index in range(calls):
-            await asyncio.sleep(max(0.0, started + index / setup_rate - loop.time()))
-            placed.append(await phones.place_call())
-        outcomes = await asyncio.gather(
-            *(asyncio.wait_for(asyncio.shield(call.answered), 20.0) for call in placed),
-            return_exceptions=True,
-        )
-        answered = sum(1 for outcome in outcomes if outcome is True)
+        placed, answered = await set_up_calls(phones, calls, setup_rate)
         await asyncio.sleep(1.0)
         assert server.pid is not None
         meter = CpuMeter([server.pid])

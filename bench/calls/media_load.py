@@ -482,6 +482,18 @@ class Phones:
             if sip.transport is not None:
                 sip.transport.close()
 
+    def sent(self) -> int:
+        """Packets sent so far by the endpoints of the current calls, both directions."""
+        return sum(call.endpoint.sent for call in self.outgoing.values()) + sum(
+            leg.endpoint.sent for leg in self.incoming.values()
+        )
+
+    def gaps(self) -> int:
+        """Sequence gaps so far in what the endpoints of the current calls received."""
+        return sum(call.endpoint.gaps() for call in self.outgoing.values()) + sum(
+            leg.endpoint.gaps() for leg in self.incoming.values()
+        )
+
     async def endpoint(self, totals: Totals) -> Endpoint:
         """A media socket (an `endpoint_type`) on an ephemeral port of 127.0.0.1."""
         created = self.endpoint_type(
@@ -777,46 +789,144 @@ def process_cpu_seconds() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+async def set_up_calls(
+    phones: Phones, calls: int, setup_rate: float
+) -> tuple[list[OutgoingCall], int]:
+    """Place ``calls`` calls at ``setup_rate`` a second; (the calls, how many were answered)."""
+    loop = asyncio.get_running_loop()
+    placed: list[OutgoingCall] = []
+    started = loop.time()
+    for index in range(calls):
+        await asyncio.sleep(max(0.0, started + index / setup_rate - loop.time()))
+        placed.append(await phones.place_call())
+    outcomes = await asyncio.gather(
+        *(asyncio.wait_for(asyncio.shield(call.answered), 20.0) for call in placed),
+        return_exceptions=True,
+    )
+    failures = {call.failure for call in placed if call.failure}
+    if failures:
+        print(f"    set-up failures: {sorted(failures)[:3]}", file=sys.stderr)
+    return placed, sum(1 for outcome in outcomes if outcome is True)
+
+
+async def hang_up_calls(phones: Phones, placed: list[OutgoingCall], setup_rate: float) -> None:
+    """BYE every answered call at twice ``setup_rate`` and wait (bounded) for the answers."""
+    loop = asyncio.get_running_loop()
+    ending = loop.time()
+    for index, call in enumerate(placed):
+        await asyncio.sleep(max(0.0, ending + index / (2 * setup_rate) - loop.time()))
+        if call.answered.done() and call.answered.result() is True:
+            phones.hang_up(call)
+    await asyncio.gather(
+        *(asyncio.wait_for(asyncio.shield(call.ended), 20.0) for call in placed),
+        return_exceptions=True,
+    )
+
+
+@dataclass(frozen=True)
+class WindowFigures:
+    """What the phones and the CPU meters counted over one measurement window."""
+
+    seconds: float
+    sent: int
+    """Packets the phones sent in the window, both directions."""
+    lost: int
+    """Packets missing in the window: sequence gaps that opened in it (none are counted for
+    packets still in flight, which keep their place in the sequence)."""
+    to_callee: Totals
+    to_caller: Totals
+    server_cpu_percent: float
+    generator_cpu_percent: float
+    others_cpu_percent: float
+    generator_late_ticks: float
+    """Share of send slots that ran more than 5 ms late, in %."""
+    generator_max_lag_ms: float
+
+    @property
+    def both(self) -> Totals:
+        """Both directions' counters together."""
+        return Totals(
+            self.to_callee.received + self.to_caller.received,
+            self.to_callee.late + self.to_caller.late,
+            [
+                a + b
+                for a, b in zip(self.to_callee.transit_ms, self.to_caller.transit_ms, strict=True)
+            ],
+        )
+
+    @property
+    def received(self) -> int:
+        """Packets received in the window, both directions."""
+        return self.to_callee.received + self.to_caller.received
+
+    @property
+    def late(self) -> int:
+        """Packets received late in the window, both directions."""
+        return self.to_callee.late + self.to_caller.late
+
+
+class StreamWindow:
+    """Counts the phones' packets and the CPU of ``server_pids`` from construction to
+    ``finish``."""
+
+    def __init__(self, phones: Phones, server_pids: list[int]) -> None:
+        self.phones = phones
+        self.server_meter = CpuMeter(server_pids)
+        self.to_callee_start = phones.to_callee.snapshot()
+        self.to_caller_start = phones.to_caller.snapshot()
+        self.sent_start = phones.sent()
+        self.gaps_start = phones.gaps()
+        phones.pacer.reset_lag()
+        self.own_before = process_cpu_seconds()
+        self.machine_meter = MachineMeter()
+        self.machine_meter.start()
+        self.server_meter.start()
+        self.started = time.monotonic()
+
+    def finish(self, extra_cpu_seconds: float = 0.0) -> WindowFigures:
+        """The figures since construction; ``extra_cpu_seconds``: what the benchmark's other
+        processes used in the window, left out of "others"."""
+        window = time.monotonic() - self.started
+        server_cpu = self.server_meter.percent()
+        own_cpu = 100.0 * (process_cpu_seconds() - self.own_before) / window
+        extra_cpu = 100.0 * extra_cpu_seconds / window
+        others_cpu = self.machine_meter.percent() - server_cpu - own_cpu - extra_cpu
+        pacer = self.phones.pacer
+        return WindowFigures(
+            seconds=window,
+            sent=self.phones.sent() - self.sent_start,
+            lost=self.phones.gaps() - self.gaps_start,
+            to_callee=self.phones.to_callee.since(self.to_callee_start),
+            to_caller=self.phones.to_caller.since(self.to_caller_start),
+            server_cpu_percent=server_cpu,
+            generator_cpu_percent=own_cpu,
+            others_cpu_percent=max(0.0, others_cpu),
+            generator_late_ticks=100.0 * pacer.late_ticks / max(1, pacer.ticks),
+            generator_max_lag_ms=pacer.max_lag * 1000.0,
+        )
+
+
 async def run_step(
     *, server: RingfortServer, phones: Phones, calls: int, seconds: float, setup_rate: float
 ) -> Step:
     """Set up ``calls`` calls, measure ``seconds`` of steady streaming, hang up."""
     loop = asyncio.get_running_loop()
     try:
-        placed: list[OutgoingCall] = []
-        started = loop.time()
-        for index in range(calls):
-            await asyncio.sleep(max(0.0, started + index / setup_rate - loop.time()))
-            placed.append(await phones.place_call())
-        outcomes = await asyncio.gather(
-            *(asyncio.wait_for(asyncio.shield(call.answered), 20.0) for call in placed),
-            return_exceptions=True,
-        )
-        answered = sum(1 for outcome in outcomes if outcome is True)
-        failures = {call.failure for call in placed if call.failure}
-        if failures:
-            print(f"    set-up failures: {sorted(failures)[:3]}", file=sys.stderr)
+        placed, answered = await set_up_calls(phones, calls, setup_rate)
         await asyncio.sleep(1.0)  # every stream latched and flowing
 
         assert server.pid is not None
-        server_meter = CpuMeter([server.pid])
-        to_callee_start = phones.to_callee.snapshot()
-        to_caller_start = phones.to_caller.snapshot()
-        phones.pacer.reset_lag()
-        own_before = process_cpu_seconds()
-        machine_meter = MachineMeter()
-        machine_meter.start()
-        server_meter.start()
-        window_started = time.monotonic()
+        meter = StreamWindow(phones, [server.pid])
         await asyncio.sleep(seconds)
-        window = time.monotonic() - window_started
-        server_cpu = server_meter.percent()
-        own_cpu = 100.0 * (process_cpu_seconds() - own_before) / window
-        others_cpu = machine_meter.percent() - server_cpu - own_cpu
-        to_callee_window = phones.to_callee.since(to_callee_start)
-        to_caller_window = phones.to_caller.since(to_caller_start)
-        late_ticks = 100.0 * phones.pacer.late_ticks / max(1, phones.pacer.ticks)
-        max_lag = phones.pacer.max_lag * 1000.0
+        figures = meter.finish()
+        window = figures.seconds
+        server_cpu = figures.server_cpu_percent
+        own_cpu = figures.generator_cpu_percent
+        others_cpu = figures.others_cpu_percent
+        to_callee_window = figures.to_callee
+        to_caller_window = figures.to_caller
+        late_ticks = figures.generator_late_ticks
+        max_lag = figures.generator_max_lag_ms
         status = await loop.run_in_executor(None, server_status, server)
         legs = status.get("media", {}).get("legs")
 
@@ -839,15 +949,7 @@ async def run_step(
             gaps=sum(call.endpoint.gaps() for call in placed),
             window=to_caller_window,
         )
-        ending = loop.time()
-        for index, call in enumerate(placed):
-            await asyncio.sleep(max(0.0, ending + index / (2 * setup_rate) - loop.time()))
-            if call.answered.done() and call.answered.result() is True:
-                phones.hang_up(call)
-        await asyncio.gather(
-            *(asyncio.wait_for(asyncio.shield(call.ended), 20.0) for call in placed),
-            return_exceptions=True,
-        )
+        await hang_up_calls(phones, placed, setup_rate)
     finally:
         phones.end_step()
     left, _ = await loop.run_in_executor(None, lambda: wait_for_idle(server, timeout=5.0))
@@ -939,6 +1041,12 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
         help="comma-separated numbers of concurrent calls, tried in order",
     )
     parser.add_argument("--duration", type=float, default=20.0, help="seconds measured per step")
+    add_stream_options(parser, generator="this generator")
+    return parser.parse_args(argv)
+
+
+def add_stream_options(parser: argparse.ArgumentParser, *, generator: str) -> None:
+    """The options of a bench whose phones stream (``generator``: what runs on its CPU)."""
     parser.add_argument(
         "--ptime", type=int, choices=(10, 20, 30, 40), default=20, help="ms of audio per packet"
     )
@@ -946,10 +1054,9 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--setup-rate", type=float, default=50.0, help="calls set up per second")
     parser.add_argument("--server-cpu", default="0", help="taskset CPU list for the server")
     parser.add_argument(
-        "--generator-cpu", default=None, help="CPU list for this generator (default: the other)"
+        "--generator-cpu", default=None, help=f"CPU list for {generator} (default: the other)"
     )
     add_server_options(parser)
-    return parser.parse_args(argv)
 
 
 async def run(
@@ -991,21 +1098,18 @@ async def _one_step(
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; returns the exit status."""
-    options = parse_arguments(argv)
-    counts = [int(count) for count in options.calls.split(",") if count.strip()]
-    per_step = [count / options.setup_rate * 1.5 + options.duration + 60 for count in counts]
-    install_stop_signals(60 + sum(per_step))
+def prepare_generator(options: argparse.Namespace, calls: int) -> str | None:
+    """Pin this process to ``--generator-cpu`` (by default the core the server is not on),
+    allow files for ``calls`` calls and use uvloop; the CPU list, None when not pinned."""
     cpus = os.cpu_count() or 1
-    generator_cpu = options.generator_cpu or (
+    generator_cpu: str | None = options.generator_cpu or (
         "1" if cpus > 1 and options.server_cpu == "0" else None
     )
     if generator_cpu is not None:
         os.sched_setaffinity(0, {int(cpu) for cpu in generator_cpu.split(",")})
     # Four sockets a call at the server and two here: the default of 1024 files is too few.
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    wanted = min(hard, max(soft, 16 * max(counts) + 1024))
+    wanted = min(hard, max(soft, 16 * calls + 1024))
     resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
     try:
         import uvloop  # the server uses it too
@@ -1013,6 +1117,16 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
+    return generator_cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; returns the exit status."""
+    options = parse_arguments(argv)
+    counts = [int(count) for count in options.calls.split(",") if count.strip()]
+    per_step = [count / options.setup_rate * 1.5 + options.duration + 60 for count in counts]
+    install_stop_signals(60 + sum(per_step))
+    generator_cpu = prepare_generator(options, max(counts))
 
     workdir = Path(tempfile.mkdtemp(prefix="ringfort-bench-media-"))
     steps: list[Step] = []

@@ -26,9 +26,7 @@ import asyncio
 import os
 import re
 import resource
-import shutil
 import sys
-import tempfile
 import time
 from datetime import datetime
 from pathlib import Path
@@ -38,13 +36,13 @@ from media_load import OutgoingCall, Phones
 from server_under_test import (
     CpuMeter,
     Party,
-    RingfortServer,
-    ServerStartError,
+    ServerSlot,
     SippCallee,
     add_server_options,
-    call_server,
     install_stop_signals,
+    options_server,
     percentile,
+    run_bench,
     tool_path,
     wait_for_idle,
 )
@@ -162,113 +160,98 @@ def main(argv: list[str] | None = None) -> int:
     if sipp is None:
         print("sipp is not installed (apt-get install sip-tester)", file=sys.stderr)
         return 1
-    workdir = Path(tempfile.mkdtemp(prefix="ringfort-bench-queue-"))
-    server: RingfortServer | None = None
     agents: list[SippCallee] = []
-    try:
-        server = call_server(
-            workdir,
-            cpu=options.server_cpu,
-            log_level=options.log_level,
-            port_low=options.port_low,
-            port_high=options.port_high,
+
+    def body(workdir: Path, slot: ServerSlot) -> int:
+        try:
             # SIPp agents send no RTP; the bench must not end their calls for it.
-            extra_env={"RINGFORT_MEDIA__RTP_TIMEOUT": "0"},
-        )
-        server.cli(
-            "queue", "add", "load", "--number", QUEUE_NUMBER, "--strategy", options.strategy,
-            "--ring-timeout", "15", "--retry-delay", "1", "--wrapup", "0",
-            "--announce-position", "--announce-first", "5", "--announce-every", "15",
-            "--periodic-prompt", "queue-wait", "--periodic-every", "20",
-        )  # fmt: skip
-        for index in range(options.agents):
-            party = Party(str(FIRST_AGENT + index), f"bench-agent-{FIRST_AGENT + index}")
-            server.add_extension(party.number, name=f"Agent {index}", password=party.password)
-            server.cli("agent", "add", "--number", party.number, "--name", f"Agent {index}",
-                       "--pin", str(500000 + index))  # fmt: skip
-            server.cli("queue", "add-agent", "load", "--agent", party.number,
-                       "--phone", party.number)  # fmt: skip
-            agents.append(
-                SippCallee(
-                    sipp=sipp,
-                    server=server,
-                    workdir=workdir,
-                    cpu=options.sipp_cpu,
-                    party=party,
-                    scenario=HERE / "agent_answer_talk_bye.xml",
-                    tag=f"agent{party.number}",
-                    trace=True,
-                )
+            server = slot.server = options_server(
+                workdir, options, extra_env={"RINGFORT_MEDIA__RTP_TIMEOUT": "0"}
             )
-        server.start()
-        print(
-            f"ringfort pid {server.pid} on CPU {options.server_cpu}; queue on {QUEUE_NUMBER},"
-            f" {options.agents} agents talking {options.talk_ms} ms, {options.callers} callers"
-        )
-        for index, agent in enumerate(agents):
-            agent.register()
-            # Talk times spread over +-40 % (the same each run): agents whose calls all
-            # ended in the same millisecond would measure a burst, not a centre.
-            spread = (
-                1.0
-                if options.same_talk
-                else 0.6 + 0.8 * ((index * 7) % len(agents)) / max(1, len(agents) - 1)
-            )
-            agent.start(options.duration + 60, "-d", str(round(options.talk_ms * spread)))
-        assert server.pid is not None
-        meter = CpuMeter([server.pid])
-        meter.start()
-        started = time.monotonic()
-        # The menu bench's callers: they send silence and count what they hear.
-        phones = MenuCallers(
-            server=server.sip_target, ptime_ms=20, late_ms=60.0, dialled=QUEUE_NUMBER
-        )
-
-        async def run() -> int:
-            await phones.open()
-            try:
-                return await keep_callers(
-                    phones, options.callers, options.duration, options.setup_rate
+            server.cli(
+                "queue", "add", "load", "--number", QUEUE_NUMBER, "--strategy", options.strategy,
+                "--ring-timeout", "15", "--retry-delay", "1", "--wrapup", "0",
+                "--announce-position", "--announce-first", "5", "--announce-every", "15",
+                "--periodic-prompt", "queue-wait", "--periodic-every", "20",
+            )  # fmt: skip
+            for index in range(options.agents):
+                party = Party(str(FIRST_AGENT + index), f"bench-agent-{FIRST_AGENT + index}")
+                server.add_extension(party.number, name=f"Agent {index}", password=party.password)
+                server.cli("agent", "add", "--number", party.number, "--name", f"Agent {index}",
+                           "--pin", str(500000 + index))  # fmt: skip
+                server.cli("queue", "add-agent", "load", "--agent", party.number,
+                           "--phone", party.number)  # fmt: skip
+                agents.append(
+                    SippCallee(
+                        sipp=sipp,
+                        server=server,
+                        workdir=workdir,
+                        cpu=options.sipp_cpu,
+                        party=party,
+                        scenario=HERE / "agent_answer_talk_bye.xml",
+                        tag=f"agent{party.number}",
+                        trace=True,
+                    )
                 )
-            finally:
-                await phones.close()
+            server.start()
+            print(
+                f"ringfort pid {server.pid} on CPU {options.server_cpu}; queue on {QUEUE_NUMBER},"
+                f" {options.agents} agents talking {options.talk_ms} ms, {options.callers} callers"
+            )
+            for index, agent in enumerate(agents):
+                agent.register()
+                # Talk times spread over +-40 % (the same each run): agents whose calls all
+                # ended in the same millisecond would measure a burst, not a centre.
+                spread = (
+                    1.0
+                    if options.same_talk
+                    else 0.6 + 0.8 * ((index * 7) % len(agents)) / max(1, len(agents) - 1)
+                )
+                agent.start(options.duration + 60, "-d", str(round(options.talk_ms * spread)))
+            assert server.pid is not None
+            meter = CpuMeter([server.pid])
+            meter.start()
+            started = time.monotonic()
+            # The menu bench's callers: they send silence and count what they hear.
+            phones = MenuCallers(
+                server=server.sip_target, ptime_ms=20, late_ms=60.0, dialled=QUEUE_NUMBER
+            )
 
-        placed = asyncio.run(run())
-        elapsed = time.monotonic() - started
-        cpu = meter.percent()
-        for agent in agents:
-            agent.stop()
-        left, _ = wait_for_idle(server, timeout=10.0)
-        gaps = [gap for agent in agents for gap in free_to_ring_ms(agent.message_log)]
-        answered = sum(answered_calls(agent) for agent in agents)
-        print(f"\n{elapsed:.0f} s: {placed} calls placed, {answered} answered by agents")
-        print(f"server CPU {cpu:.0f} % of one core")
-        median, p95 = percentile(gaps, 50), percentile(gaps, 95)
-        if median is None or p95 is None:
-            print("no agent was rung again after hanging up: nothing to measure")
-            return 1
-        print(
-            f"agent free -> next call ringing it: median {median:.1f} ms, p95 {p95:.1f} ms,"
-            f" max {max(gaps):.1f} ms over {len(gaps)} hand-overs"
-            f" ({'meets' if median < 50 else 'misses'} the 50 ms median target)"
-        )
-        print(f"calls left on the server afterwards: {left}")
-    except (ServerStartError, RuntimeError, TimeoutError) as error:
-        print(f"{type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    finally:
-        for agent in agents:
-            agent.stop()
-        if server is not None:
-            server.stop()
-        if options.keep:
-            print(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0
+            async def run() -> int:
+                await phones.open()
+                try:
+                    return await keep_callers(
+                        phones, options.callers, options.duration, options.setup_rate
+                    )
+                finally:
+                    await phones.close()
+
+            placed = asyncio.run(run())
+            elapsed = time.monotonic() - started
+            cpu = meter.percent()
+            for agent in agents:
+                agent.stop()
+            left, _ = wait_for_idle(server, timeout=10.0)
+            gaps = [gap for agent in agents for gap in free_to_ring_ms(agent.message_log)]
+            answered = sum(answered_calls(agent) for agent in agents)
+            print(f"\n{elapsed:.0f} s: {placed} calls placed, {answered} answered by agents")
+            print(f"server CPU {cpu:.0f} % of one core")
+            median, p95 = percentile(gaps, 50), percentile(gaps, 95)
+            if median is None or p95 is None:
+                print("no agent was rung again after hanging up: nothing to measure")
+                return 1
+            print(
+                f"agent free -> next call ringing it: median {median:.1f} ms, p95 {p95:.1f} ms,"
+                f" max {max(gaps):.1f} ms over {len(gaps)} hand-overs"
+                f" ({'meets' if median < 50 else 'misses'} the 50 ms median target)"
+            )
+            print(f"calls left on the server afterwards: {left}")
+        finally:
+            for agent in agents:
+                agent.stop()
+        return 0
+
+    return run_bench("ringfort-bench-queue-", keep=options.keep, body=body)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@ import argparse
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -49,17 +51,21 @@ __all__ = [
     "MachineMeter",
     "RateStep",
     "RingfortServer",
+    "ServerSlot",
     "ServerStartError",
     "SippCallee",
     "add_server_options",
+    "bench_parser",
     "call_server",
     "cpu_seconds",
     "digest_authorization",
     "free_port_block",
     "install_stop_signals",
+    "options_server",
     "percentile",
     "print_verdict",
     "read_sipp_stats",
+    "run_bench",
     "server_status",
     "stop_process",
     "tool_path",
@@ -153,6 +159,45 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep", action="store_true", help="keep the work directory (logs)")
 
 
+def bench_parser(prog: str, doc: str | None) -> argparse.ArgumentParser:
+    """A bench's parser: its script's name, the first paragraph of its text, defaults shown."""
+    return argparse.ArgumentParser(
+        prog=prog,
+        description=(doc or "").split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+
+
+@dataclass
+class ServerSlot:
+    """Where a bench puts the server it started, for `run_bench` to stop it."""
+
+    server: RingfortServer | None = None
+
+
+def run_bench(prefix: str, *, keep: bool, body: Callable[[Path, ServerSlot], int]) -> int:
+    """Run ``body`` with a fresh work directory; then stop the server it put in the slot and
+    remove the directory (unless ``keep``). The exit status: ``body``'s, 1 when the server
+    or a peer failed, 130 when interrupted."""
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    slot = ServerSlot()
+    try:
+        return body(workdir, slot)
+    except (ServerStartError, RuntimeError, TimeoutError) as error:
+        print(f"{type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    finally:
+        if slot.server is not None:
+            slot.server.stop()
+        if keep:
+            print(f"work directory kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
 def percentile(values: Sequence[float], share: float) -> float | None:
     """Nearest-rank percentile (``share`` in 0..100) of ``values``, None when empty."""
     if not values:
@@ -189,6 +234,20 @@ def call_server(
     for party in (CALLER, CALLEE):
         server.add_extension(party.number, name=f"Bench {party.number}", password=party.password)
     return server
+
+
+def options_server(
+    workdir: Path, options: argparse.Namespace, extra_env: Mapping[str, str] | None = None
+) -> RingfortServer:
+    """`call_server` with the options of `add_server_options` and ``--server-cpu``."""
+    return call_server(
+        workdir,
+        cpu=options.server_cpu,
+        log_level=options.log_level,
+        port_low=options.port_low,
+        port_high=options.port_high,
+        extra_env=extra_env,
+    )
 
 
 def server_status(server: RingfortServer) -> dict[str, Any]:

@@ -30,10 +30,8 @@ import json
 import math
 import os
 import resource
-import shutil
 import statistics
 import sys
-import tempfile
 import time
 import urllib.request
 import wave
@@ -47,11 +45,12 @@ from typing import Any
 from media_load import PCMU, RTP_HEADER, Endpoint, OutgoingCall, Phones, Totals
 from server_under_test import (
     RingfortServer,
-    ServerStartError,
+    ServerSlot,
     add_server_options,
-    call_server,
     cpu_seconds,
     install_stop_signals,
+    options_server,
+    run_bench,
     wait_for_idle,
 )
 
@@ -548,17 +547,9 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     except ImportError:
         pass
-    workdir = Path(tempfile.mkdtemp(prefix="ringfort-bench-voicemail-"))
-    server: RingfortServer | None = None
-    ok = False
-    try:
-        server = call_server(
-            workdir,
-            cpu=options.server_cpu,
-            log_level=options.log_level,
-            port_low=options.port_low,
-            port_high=options.port_high,
-        )
+
+    def body(workdir: Path, slot: ServerSlot) -> int:
+        server = slot.server = options_server(workdir, options)
         server.add_extensions(
             [(mailbox, f"Mailbox {mailbox}", f"bench-mailbox-{mailbox}") for mailbox in mailboxes]
         )
@@ -582,20 +573,9 @@ def main(argv: list[str] | None = None) -> int:
         if not server.alive:
             print("the server died", file=sys.stderr)
             ok = False
-    except (ServerStartError, RuntimeError, TimeoutError) as error:
-        print(f"{type(error).__name__}: {error}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if server is not None:
-            server.stop()
-        if options.keep:
-            print(f"work directory kept: {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
-    return 0 if ok else 1
+        return 0 if ok else 1
+
+    return run_bench("ringfort-bench-voicemail-", keep=options.keep, body=body)
 
 
 def parse_arguments(argv: list[str] | None) -> argparse.Namespace:

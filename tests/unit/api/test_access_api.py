@@ -208,6 +208,25 @@ async def test_a_program_uses_a_token_until_it_is_revoked(
         assert (await program.get("/api/v1/reports", headers=fake)).status_code == 401
 
 
+async def test_a_tokens_last_use_is_kept_to_the_minute(
+    local: httpx.AsyncClient, app: object
+) -> None:
+    """Not a database write on every request: the second use within a minute stores nothing."""
+    await make_users(app)
+    csrf = await login(local, "ann", ADMIN_PASSWORD)
+    made = await local.post(
+        "/api/v1/users/sam/tokens", json={"name": "panel"}, headers={"X-CSRF-Token": csrf}
+    )
+    bearer = {"Authorization": f"Bearer {made.json()['token']}"}
+    async with client_of(app, "198.51.100.7") as program:
+        assert (await program.get("/api/v1/reports", headers=bearer)).status_code == 200
+        (first,) = (await local.get("/api/v1/users/sam/tokens")).json()
+        assert (await program.get("/api/v1/reports", headers=bearer)).status_code == 200
+        (second,) = (await local.get("/api/v1/users/sam/tokens")).json()
+    assert first["last_used_at"] is not None
+    assert second["last_used_at"] == first["last_used_at"]
+
+
 async def test_failed_logins_are_limited(local: httpx.AsyncClient, app: object) -> None:
     await make_users(app)
     for _ in range(5):
