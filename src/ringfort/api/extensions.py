@@ -33,7 +33,7 @@ class NewExtension(Body):
     """An extension to add."""
 
     number: str = Field(
-        max_length=NUMBER_MAX_DIGITS, description="2 to 15 digits; the phone's user name."
+        max_length=NUMBER_MAX_DIGITS * 4, description="2 to 15 digits; the phone's user name."
     )
     name: str = Field(
         max_length=NAME_MAX_LENGTH * 2, description="Who or what it is (1 to 80 characters)."
