@@ -320,7 +320,7 @@ class B2bua:
         """A 2xx retransmission after its transaction ended: our ACK was lost; send it again."""
         if not 200 <= response.status < 300 or response.cseq.method != "INVITE":
             return
-        key = (response.call_id, response.from_.tag or "", response.to.tag or "")
+        key = (response.call_id, response.from_tag or "", response.to_tag or "")
         found = self._by_dialog.get(key)
         if found is None:
             return
@@ -1423,7 +1423,7 @@ class B2bua:
         self._respond_to_caller(call, status, body=body)
 
     def _fork_answered(self, call: Call, fork: Fork, response: Response) -> None:
-        to_tag = response.to.tag or ""
+        to_tag = response.to_tag or ""
         if fork.dialog is not None and fork.dialog.remote.tag == to_tag:
             # A retransmission of the 2xx we already acknowledged.
             if call.callee.last_ack is not None:
