@@ -471,7 +471,9 @@ class B2bua:
         call.voicemail = voicemail
         if offer is not None:
             self._take_remote(call.caller, offer)
-        self._reply(handle, make_response(request, 100))
+        # No 100 Trying of our own: the INVITE server transaction sends one if the
+        # caller has heard nothing 200 ms after its INVITE (RFC 3261 §17.2.1), and a
+        # callee that rings at once spares both sides a message.
         self._publish(CallStarted(uniqueid, uniqueid, call.src, call.dst, clid, start))
         if destination is not None:
             self._start_app(call, destination)
