@@ -76,6 +76,9 @@ log = logging.getLogger("ringfort")
 
 HOUSEKEEPING_INTERVAL = 1.0
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""The cyclic collector's thresholds once start-up is frozen (see ``serve``)."""
+
 
 def load_secret(data_dir: Path) -> bytes:
     """The node's secret for signing nonces, kept so a restart does not void them."""
@@ -492,6 +495,13 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
         # reach: a full collection then walks only call-time objects instead of
         # stalling the event loop for ~75 ms (measured) every few seconds.
         gc.freeze()
+        # What a call allocates lives from milliseconds (a parsed message) to 32 s (a
+        # transaction waiting out Timer L), so with the default thresholds (700, 10, 10)
+        # every young collection moved live calls on and a full collection (up to 155 ms
+        # here) followed every few seconds: 11 % of the CPU at 80 calls/s (measured).
+        # Collecting the young every 50,000 allocations lets most of them die first, and a
+        # full collection waits for 100 middle ones; reference counting frees the rest.
+        gc.set_threshold(*GC_THRESHOLDS)
         for number, name, password in created:
             print(f"demo extension {number} ({name}): password {password}", flush=True)
         assert node.stack is not None

@@ -329,7 +329,7 @@ class B2bua:
         """A 2xx retransmission after its transaction ended: our ACK was lost; send it again."""
         if not 200 <= response.status < 300 or response.cseq.method != "INVITE":
             return
-        key = (response.call_id, response.from_.tag or "", response.to.tag or "")
+        key = (response.call_id, response.from_tag or "", response.to_tag or "")
         found = self._by_dialog.get(key)
         if found is None:
             return
@@ -480,7 +480,9 @@ class B2bua:
         call.voicemail = voicemail
         if offer is not None:
             self._take_remote(call.caller, offer)
-        self._reply(handle, make_response(request, 100))
+        # No 100 Trying of our own: the INVITE server transaction sends one if the
+        # caller has heard nothing 200 ms after its INVITE (RFC 3261 §17.2.1), and a
+        # callee that rings at once spares both sides a message.
         self._publish(CallStarted(uniqueid, uniqueid, call.src, call.dst, clid, start))
         if destination is not None:
             self._start_app(call, destination)
@@ -1432,7 +1434,7 @@ class B2bua:
         self._respond_to_caller(call, status, body=body)
 
     def _fork_answered(self, call: Call, fork: Fork, response: Response) -> None:
-        to_tag = response.to.tag or ""
+        to_tag = response.to_tag or ""
         if fork.dialog is not None and fork.dialog.remote.tag == to_tag:
             # A retransmission of the 2xx we already acknowledged.
             if call.callee.last_ack is not None:

@@ -109,7 +109,7 @@ class PbxCore:
             pass  # ACK is never answered (RFC 3261 §17.2.3)
         elif method == "SUBSCRIBE" and self._mwi is not None:
             self._mwi.on_subscribe(handle, request, peer)
-        elif calls is not None and method != "CANCEL" and request.to.tag is not None:
+        elif calls is not None and method != "CANCEL" and request.to_tag is not None:
             calls.on_in_dialog(handle, request, peer)
         elif method == "OPTIONS":
             self._answer(handle, self._options(request))

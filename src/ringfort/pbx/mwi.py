@@ -144,7 +144,7 @@ class MessageWaiting:
             response.headers.set("Allow-Events", EVENT)
             self._reply(handle, response)
             return
-        if request.to.tag is not None:
+        if request.to_tag is not None:
             self._refresh(handle, request)
             return
         challenge = self._authorizer.challenge_if_anonymous(request, self._wall())

@@ -19,8 +19,8 @@ def incoming_key(request: Request) -> DialogKey | None:
 
     None when the request carries no To tag (it is outside any dialog, §12.2.2).
     """
-    local = request.to.tag
-    remote = request.from_.tag
+    local = request.to_tag
+    remote = request.from_tag
     if local is None:
         return None
     return (request.call_id, local, remote or "")

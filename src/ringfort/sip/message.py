@@ -338,7 +338,9 @@ class Headers:
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
         self._entries: list[tuple[str, str, str]] = []
-        # Typed values parsed from these lines, dropped on every change (see _MessageBase).
+        # Typed values parsed from these lines, by lookup key; a change to a header drops
+        # its own (see _MessageBase).  The values are never handed out nor changed in
+        # place, so messages built from others (responses, copies) may share them.
         self._parsed: dict[str, object] = {}
         for name, value in items:
             self.add(name, value)
@@ -382,8 +384,9 @@ class Headers:
 
     def add(self, name: str, value: str) -> None:
         """Append a line."""
-        self._entries.append(self._entry(name, value))
-        self._parsed.clear()
+        entry = self._entry(name, value)
+        self._entries.append(entry)
+        self._parsed.pop(entry[0], None)
 
     def prepend(self, name: str, value: str) -> None:
         """Insert a line before the first line of the same name, or first of all when none.
@@ -391,7 +394,7 @@ class Headers:
         This is where a proxy puts its Via and Record-Route (RFC 3261 §16.6).
         """
         entry = self._entry(name, value)
-        self._parsed.clear()
+        self._parsed.pop(entry[0], None)
         for index, existing in enumerate(self._entries):
             if existing[0] == entry[0]:
                 self._entries.insert(index, entry)
@@ -402,7 +405,7 @@ class Headers:
         """Replace every line of this name by one line, in the place of the first."""
         entry = self._entry(name, value)
         key = entry[0]
-        self._parsed.clear()
+        self._parsed.pop(key, None)
         for index, existing in enumerate(self._entries):
             if existing[0] == key:
                 self._entries[index] = entry
@@ -414,7 +417,7 @@ class Headers:
         """Remove every line of this name (no error when there is none)."""
         key = _lookup_key(name)
         self._entries = [entry for entry in self._entries if entry[0] != key]
-        self._parsed.clear()
+        self._parsed.pop(key, None)
 
     def remove_first(self, name: str) -> None:
         """Remove the first value of this name: one list element, or the line if it was the last.
@@ -422,7 +425,7 @@ class Headers:
         A proxy pops its own Via from a response this way (RFC 3261 §16.7).
         """
         key = _lookup_key(name)
-        self._parsed.clear()
+        self._parsed.pop(key, None)
         for index, entry in enumerate(self._entries):
             if entry[0] == key:
                 elements = split_list(entry[2], strict=False) if key in _LIST_HEADERS else []
@@ -434,7 +437,10 @@ class Headers:
 
     def copy(self) -> Headers:
         """An independent copy."""
-        return Headers._trusted(list(self._entries))
+        headers = Headers._trusted(list(self._entries))
+        # Parsed values are never handed out or changed in place, so the copy may share them.
+        headers._parsed = dict(self._parsed)
+        return headers
 
     def __contains__(self, name: object) -> bool:
         if not isinstance(name, str):
@@ -467,9 +473,11 @@ class _MessageBase:
     """What requests and responses share: headers, body and typed header accessors.
 
     A malformed or missing required header raises SipParseError when accessed.  Parsed
-    values are kept with the headers until they change, and every accessor returns a
-    fresh copy: changing it does not change the message (write it back with
-    ``headers.set``), and does not disturb what the next caller reads.
+    values are kept with the headers until they change, and every accessor of a mutable
+    value returns a fresh copy: changing it does not change the message (write it back
+    with ``headers.set``), and does not disturb what the next caller reads.  Where only
+    a part is wanted (``from_tag``, ``to_tag``, ``peek_top_via``) it is read without a
+    copy.
     """
 
     __slots__ = ("body", "headers")
@@ -514,21 +522,44 @@ class _MessageBase:
         vias = self._vias()
         if not vias:
             raise SipParseError("missing Via header")
-        kept = dict(self.headers._parsed)
         self.headers.remove_first("Via")
         self.headers.prepend("Via", str(via))
-        kept["via"] = [via.copy(), *vias[1:]]
-        self.headers._parsed.update(kept)
+        self.headers._parsed["via"] = [via.copy(), *vias[1:]]
+
+    def _from(self) -> NameAddr:
+        return self._parsed("from", lambda: NameAddr.parse(self._required("from")))
+
+    def _to(self) -> NameAddr:
+        return self._parsed("to", lambda: NameAddr.parse(self._required("to")))
 
     @property
     def from_(self) -> NameAddr:
         """The From header."""
-        return self._parsed("from", lambda: NameAddr.parse(self._required("from"))).copy()
+        return self._from().copy()
 
     @property
     def to(self) -> NameAddr:
         """The To header."""
-        return self._parsed("to", lambda: NameAddr.parse(self._required("to"))).copy()
+        return self._to().copy()
+
+    @property
+    def from_tag(self) -> str | None:
+        """The From tag (RFC 3261 §19.3), None when absent; read without copying From."""
+        return self._from().params.get("tag")
+
+    @property
+    def to_tag(self) -> str | None:
+        """The To tag, None when absent (outside a dialog); read without copying To."""
+        return self._to().params.get("tag")
+
+    def peek_top_via(self) -> Via:
+        """The topmost Via as parsed, shared with the message: to read, never to change
+        (``top_via`` gives a copy to change).  Routing a response and matching a
+        transaction read it for every message, so they skip the copy."""
+        vias = self._vias()
+        if not vias:
+            raise SipParseError("missing Via header")
+        return vias[0]
 
     @property
     def call_id(self) -> str:
@@ -787,7 +818,9 @@ def _parse_lines(lines: list[str], rest: bytes) -> Message:
                 keyed = (name.lower(), name)
         key = keyed[0]
         value = value.strip(" \t")
-        entries.append((key, keyed[1], value))
+        if key != "content-length":
+            # Framing, not kept: the body is the truth (see Headers).
+            entries.append((key, keyed[1], value))
         if key == "via":
             via_lines.append(value)
         elif key == "contact":
@@ -813,7 +846,6 @@ def _parse_lines(lines: list[str], rest: bytes) -> Message:
         if len(rest) < length:
             raise SipParseError("body shorter than Content-Length")
         message.body = rest[:length]
-        entries = [entry for entry in entries if entry[0] != "content-length"]
     else:
         message.body = rest
     message.headers = headers = Headers._trusted(entries)
@@ -901,13 +933,27 @@ def make_response(
     To has no tag yet; 100 Trying also copies Timestamp (§8.2.6.1).
     """
     entries: list[tuple[str, str, str]] = []
+    add_tag = to_tag is not None and request.to_tag is None
     for entry in request.headers._entries:
         key = entry[0]
-        if key == "to" and to_tag is not None and request.to.tag is None:
+        if key == "to" and add_tag:
             entries.append((key, entry[1], f"{entry[2]};tag={to_tag}"))
         elif key in _COPIED_TO_RESPONSE or (key == "timestamp" and status == 100):
             entries.append(entry)
-    return Response(status, reason, Headers._trusted(entries))
+    headers = Headers._trusted(entries)
+    # The copied lines parse to what the request's did: share those values rather than
+    # parse them again when the response is routed (its top Via) or matched.
+    parsed = request.headers._parsed
+    for key in ("via", "from", "cseq"):
+        if key in parsed:
+            headers._parsed[key] = parsed[key]
+    to = parsed.get("to")
+    if isinstance(to, NameAddr):
+        if add_tag:
+            to = to.copy()
+            to.params["tag"] = cast(str, to_tag)
+        headers._parsed["to"] = to
+    return Response(status, reason, headers)
 
 
 _COPIED_TO_RESPONSE = frozenset({"via", "from", "to", "call-id", "cseq"})

@@ -85,7 +85,7 @@ def client_key(message: Message) -> ClientHandle:
     transaction it belongs to. Raises ``RemoteProtocolError`` when the top Via
     has no branch.
     """
-    branch = message.top_via.branch
+    branch = message.peek_top_via().branch
     if not branch:
         raise RemoteProtocolError("top Via has no branch parameter")
     method = message.cseq.method
@@ -107,14 +107,14 @@ def server_key(message: Message, *, method: str | None = None) -> ServerHandle:
     (which also compares the Request-URI and To tag) but needs no per-method
     exceptions, and no correct client sends two requests that differ only there.
     """
-    via = message.top_via
+    via = message.peek_top_via()
     if method is None:
         method = message.method if isinstance(message, Request) else message.cseq.method
         if method == "ACK":
             method = "INVITE"
     branch = via.branch
     if branch is None or not branch.startswith(MAGIC_COOKIE):
-        tag = message.from_.tag or ""
+        tag = message.from_tag or ""
         branch = (
             f"{_COMPUTED_KEY_PREFIX}{message.call_id} {tag} {message.cseq.number} {branch or ''}"
         )

@@ -262,7 +262,7 @@ class SipTransport:
                 self.stats.messages_out += 1
                 return
         try:
-            via = response.top_via
+            via = response.peek_top_via()
             rport = via.rport
         except SipParseError:
             logger.warning("cannot route a %d response: its top Via is unusable", response.status)

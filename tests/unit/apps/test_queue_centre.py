@@ -315,6 +315,34 @@ async def test_a_phone_rung_among_several_is_free_once_another_answers() -> None
     assert phones.state("102").value == "busy"
 
 
+async def test_a_phone_in_two_calls_is_idle_only_when_the_last_one_ends() -> None:
+    phones = PhoneActivity()
+    bus = EventBus()
+    phones.attach(bus)
+    idle: list[str] = []
+    phones.on_idle(idle.append)
+    now = datetime.now(UTC)
+
+    def ended(uniqueid: str, src: str, dst: str) -> CallEnded:
+        return CallEnded(
+            uniqueid, uniqueid, src, dst, clid="", start=now, answer=now, end=now,
+            disposition=Disposition.ANSWERED, hangup_by=HangupBy.CALLER, cause="normal",
+            status=200,
+        )  # fmt: skip
+
+    bus.publish(CallStarted("a", "a", "101", "102", "", now))
+    bus.publish(CallStarted("b", "b", "103", "101&104", "", now))
+    bus.publish(CallAnswered("b", "b", "103", "104", now))
+    assert idle == []  # 101 still makes call a
+    assert phones.busy_phones() == {"101", "102", "103", "104"}
+    bus.publish(ended("a", "101", "102"))
+    assert sorted(idle) == ["101", "102"]
+    bus.publish(ended("b", "103", "104"))
+    assert sorted(idle) == ["101", "102", "103", "104"]
+    assert phones.busy_phones() == set()
+    assert phones.state("101").value == "idle"
+
+
 async def test_join_and_leave_rules_and_the_maximum_length() -> None:
     directory = Directory(
         queue(join_empty=EmptyRule.AVAILABLE, leave_empty=EmptyRule.LOGGEDIN, max_length=1)

@@ -287,6 +287,32 @@ def test_accessors_return_fresh_objects() -> None:
     assert message.to.tag is None
 
 
+def test_tags_and_top_via_are_read_without_copies_that_could_leak_changes() -> None:
+    message = parse_request(REGISTER)
+    assert message.from_tag == "8a7b6c5d"
+    assert message.to_tag is None
+    assert message.peek_top_via() == message.top_via
+    assert message.peek_top_via() is message.peek_top_via()
+    assert message.top_via is not message.peek_top_via()
+    message.headers.set("To", "<sip:201@pbx.example.com>;tag=abc")
+    assert message.to_tag == "abc"
+
+
+def test_changing_one_header_keeps_the_parsed_values_of_the_others() -> None:
+    message = parse_request(REGISTER)
+    via = message.peek_top_via()
+    message.headers.set("Server", "Ringfort")
+    message.headers.add("Record-Route", "<sip:p.example;lr>")
+    assert message.peek_top_via() is via
+    message.headers.prepend("Via", "SIP/2.0/TCP proxy.example;branch=z9hG4bKp")
+    assert message.peek_top_via().host == "proxy.example"
+    copied = Request(message.method, message.uri, message.headers.copy())
+    assert copied.peek_top_via() is message.peek_top_via()
+    copied.headers.remove_first("Via")
+    assert message.peek_top_via().host == "proxy.example"
+    assert copied.peek_top_via().host == "192.0.2.10"
+
+
 def test_accessors_follow_header_changes() -> None:
     message = parse_request(REGISTER)
     assert message.to.tag is None
@@ -473,6 +499,21 @@ def test_make_response_copies_the_dialog_headers_in_order() -> None:
     assert response.cseq == invite.cseq
     assert [via.host for via in response.vias] == [via.host for via in invite.vias]
     assert parse_message(bytes(response)) == response
+
+
+def test_make_response_shares_what_the_request_parsed_and_reads_as_its_text() -> None:
+    invite = parse_request(request(b"Via: SIP/2.0/UDP second.example;branch=z9hG4bK2\r\n"))
+    response = make_response(invite, 180, to_tag="a6c85cf")
+    response.headers.set("Server", "Ringfort")
+    assert response.peek_top_via() is invite.peek_top_via()
+    reparsed = parse_message(bytes(response))
+    assert reparsed.to == response.to
+    assert reparsed.to.tag == "a6c85cf"
+    assert reparsed.from_ == response.from_
+    assert reparsed.vias == response.vias
+    assert reparsed.cseq == response.cseq
+    # The request's own To has no tag still: the response's tag was added to a copy.
+    assert invite.to_tag is None
 
 
 def test_make_response_keeps_an_existing_to_tag() -> None:

@@ -45,6 +45,10 @@ class PhoneActivity:
 
     def __init__(self) -> None:
         self._calls: dict[str, _Call] = {}
+        # How many calls each phone is in, kept with every event: whether a phone is
+        # idle is then one look-up, not a walk over every call in progress (a call
+        # ending used to cost O(calls up), which grew with the load it was measured at).
+        self._in_calls: dict[str, int] = {}
         self._listeners: list[Callable[[str], None]] = []
         self._unsubscribe: list[Callable[[], None]] = []
 
@@ -78,17 +82,18 @@ class PhoneActivity:
 
     def busy_phones(self) -> set[str]:
         """Every phone in at least one call (ringing or talking)."""
-        phones: set[str] = set()
-        for call in self._calls.values():
-            phones.add(call.caller)
-            phones |= call.rung
-        return phones
+        return set(self._in_calls)
 
     # -- bus handlers -----------------------------------------------------------------------------
 
     def on_started(self, event: CallStarted) -> None:
         """A call (or a bridge) began: its caller is busy and its numbers ring."""
-        self._calls[event.uniqueid] = _Call(event.src, set(event.dst.split("&")))
+        call = _Call(event.src, set(event.dst.split("&")))
+        previous = self._calls.get(event.uniqueid)
+        self._calls[event.uniqueid] = call
+        if previous is not None:
+            self._leave(_phones_of(previous))
+        self._join(_phones_of(call))
 
     def on_answered(self, event: CallAnswered) -> None:
         """Answered: of the numbers rung, only the one that answered is still in the call."""
@@ -96,20 +101,47 @@ class PhoneActivity:
         if call is None:
             return
         released = call.rung - {event.dst}
+        before = _phones_of(call)
         call.rung = {event.dst}
         call.answered = True
+        after = _phones_of(call)
+        self._join(after - before)
+        self._leave(before - after)
         self._notify_idle(released)
 
     def on_ended(self, event: CallEnded) -> None:
         """The call is over: its phones may be idle now."""
         call = self._calls.pop(event.uniqueid, None)
         if call is not None:
-            self._notify_idle({call.caller, *call.rung})
+            phones = _phones_of(call)
+            self._leave(phones)
+            self._notify_idle(phones)
+
+    def _join(self, phones: set[str]) -> None:
+        counts = self._in_calls
+        for phone in phones:
+            counts[phone] = counts.get(phone, 0) + 1
+
+    def _leave(self, phones: set[str]) -> None:
+        counts = self._in_calls
+        for phone in phones:
+            left = counts.get(phone, 0) - 1
+            if left > 0:
+                counts[phone] = left
+            else:
+                counts.pop(phone, None)
 
     def _notify_idle(self, phones: set[str]) -> None:
         if not phones or not self._listeners:
             return
-        busy = self.busy_phones()
-        for phone in phones - busy:
+        # Decided before any listener runs: a listener may start a call that rings another
+        # of these phones, and that one is still told it went idle.
+        idle = [phone for phone in phones if phone not in self._in_calls]
+        for phone in idle:
             for listener in self._listeners:
                 listener(phone)
+
+
+def _phones_of(call: _Call) -> set[str]:
+    """The phones a call keeps busy: its caller and every number it rings."""
+    return {call.caller, *call.rung}
