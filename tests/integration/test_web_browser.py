@@ -84,10 +84,19 @@ def call_centre(ringfort_factory: ServerFactory) -> CallServer:
 
 
 def wait_for(driver: object, condition: object, timeout: float = 15.0, what: str = "") -> object:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.support.ui import WebDriverWait
 
+    # The pages redraw what they show as updates arrive: an element found a moment ago
+    # may be gone, and the next poll finds its successor.
+    waiting = WebDriverWait(
+        driver,  # type: ignore[arg-type]
+        timeout,
+        poll_frequency=0.2,
+        ignored_exceptions=(StaleElementReferenceException,),
+    )
     try:
-        return WebDriverWait(driver, timeout, poll_frequency=0.2).until(condition)  # type: ignore[arg-type]
+        return waiting.until(condition)  # type: ignore[arg-type]
     except Exception as error:
         logs = "\n".join(str(entry) for entry in driver.get_log("browser"))  # type: ignore[attr-defined]
         pytest.fail(f"waited for {what}: {error!r}\nbrowser log:\n{logs}")
@@ -153,8 +162,11 @@ def test_a_supervisor_watches_a_caller_wait_and_get_answered(
             timeout=20,
             what="agent 11 on the call",
         )
-        tile = css(driver, '[data-agent="11"]')[0]
-        assert CALLER in tile.text  # type: ignore[attr-defined]
+        wait_for(
+            driver,
+            lambda d: CALLER in css(d, '[data-agent="11"]')[0].text,
+            what="the caller on agent 11's tile",
+        )
         assert css(driver, '[data-queue="help"][data-waiting="0"]')
         # The same page all along: no reload.
         assert driver.execute_script("return window.performance.timeOrigin") == page_id  # type: ignore[attr-defined]
@@ -243,7 +255,11 @@ def test_an_agent_pauses_and_plays_their_voicemail(
     log_in(driver, server, "ada")
     wait_for(driver, lambda d: d.current_url.endswith("/ui/agent"), what="the agent's page")
     wait_for(driver, lambda d: css(d, '[data-my-queue="help"]'), what="the agent's queue")
-    assert "paused" in css(driver, '[data-my-queue="help"]')[0].text  # type: ignore[attr-defined]
+    wait_for(
+        driver,
+        lambda d: "paused" in css(d, '[data-my-queue="help"]')[0].text,
+        what="the agent paused (by the supervisor's CLI)",
+    )
     css(driver, "#unpause-button")[0].click()  # type: ignore[attr-defined]
     wait_for(
         driver,
