@@ -135,13 +135,6 @@ def time_condition_routes(service: TimeConditionService) -> APIRouter:
         except OverflowError:
             # Year 1 or 9999 shifted into the condition's zone falls off the calendar.
             raise ValidationError(f"at {at!r} is too far from now", field="at") from None
-        return {
-            "name": name,
-            "local_time": result.local_time.isoformat(),
-            "inside": result.inside,
-            "holiday": result.holiday,
-            "rule": None if result.rule is None else str(result.rule),
-            "destination": str(result.destination),
-        }
+        return result.record(name)
 
     return router

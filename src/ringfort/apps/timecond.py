@@ -178,6 +178,17 @@ class TimeCheck:
         """Whether the moment is inside the hours."""
         return self.rule is not None
 
+    def record(self, name: str) -> dict[str, object]:
+        """The decision for condition ``name`` as the CLI's JSON and the API show it."""
+        return {
+            "name": name,
+            "local_time": self.local_time.isoformat(),
+            "inside": self.inside,
+            "holiday": self.holiday,
+            "rule": None if self.rule is None else str(self.rule),
+            "destination": str(self.destination),
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class TimeCondition:

@@ -327,12 +327,7 @@ def check(
     async def action(db: Database) -> dict[str, Any]:
         result = await TimeConditionService(db=db).check(name, when)
         return {
-            "name": name,
-            "local_time": result.local_time.isoformat(),
-            "inside": result.inside,
-            "holiday": result.holiday,
-            "rule": None if result.rule is None else str(result.rule),
-            "destination": str(result.destination),
+            **result.record(name),
             "_shown": result.local_time.strftime("%Y-%m-%d %H:%M %Z (%a)"),
         }
 

@@ -261,15 +261,7 @@ class QueueService:
         records the end of their login.
         """
         async with self._db.session() as session:
-            queue = await _queue_row(session, name)
-            if queue is None:
-                raise NotFoundError(f"there is no queue {name}; see 'ringfort queue list'")
-            found = await _agent_row(session, agent)
-            member = await session.scalar(
-                select(QueueMember).where(
-                    QueueMember.queue_id == queue.id, QueueMember.agent_id == found.id
-                )
-            )
+            _queue, _agent, member = await _membership(session, name, agent)
             if member is None:
                 raise NotFoundError(f"agent {agent} is not a member of queue {name}")
             await session.delete(member)
@@ -280,15 +272,7 @@ class QueueService:
         if penalty < 0:
             raise ValidationError("penalty cannot be negative", field="penalty")
         async with self._db.session() as session:
-            queue = await _queue_row(session, name)
-            if queue is None:
-                raise NotFoundError(f"there is no queue {name}; see 'ringfort queue list'")
-            found = await _agent_row(session, agent)
-            member = await session.scalar(
-                select(QueueMember).where(
-                    QueueMember.queue_id == queue.id, QueueMember.agent_id == found.id
-                )
-            )
+            queue, found, member = await _membership(session, name, agent)
             if member is None:
                 session.add(QueueMember(queue_id=queue.id, agent_id=found.id, penalty=penalty))
             else:
@@ -373,6 +357,23 @@ async def _ensure_pin_free(session: AsyncSession, pin: str) -> None:
     if await session.scalar(select(Agent.id).where(Agent.pin == pin)) is not None:
         # Whose it is stays unsaid: the PIN is the agent's secret.
         raise ConflictError("that PIN is taken; choose another")
+
+
+async def _membership(
+    session: AsyncSession, name: str, agent: str
+) -> tuple[Queue, Agent, QueueMember | None]:
+    """Queue ``name``, agent ``agent`` and the agent's place in it (None: not a member);
+    NotFoundError when the queue or the agent does not exist."""
+    queue = await _queue_row(session, name)
+    if queue is None:
+        raise NotFoundError(f"there is no queue {name}; see 'ringfort queue list'")
+    found = await _agent_row(session, agent)
+    member = await session.scalar(
+        select(QueueMember).where(
+            QueueMember.queue_id == queue.id, QueueMember.agent_id == found.id
+        )
+    )
+    return queue, found, member
 
 
 async def _queue_row(session: AsyncSession, name: str) -> Queue | None:

@@ -86,7 +86,7 @@
       const [calls, messages] = await Promise.all([api("GET", "/api/v1/me/calls"), api("GET", "/api/v1/me/voicemail")]);
       renderCalls(calls);
       // A list being listened to is not redrawn under the listener's hand.
-      if (!document.querySelector("#my-voicemail audio:not([paused])") || ![...document.querySelectorAll("#my-voicemail audio")].some((a) => !a.paused)) {
+      if (![...document.querySelectorAll("#my-voicemail audio")].some((audio) => !audio.paused)) {
         renderVoicemail(messages);
       }
     } else {
