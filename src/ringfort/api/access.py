@@ -227,21 +227,12 @@ class AccessMiddleware:
     ) -> None:
         method = scope["method"]
         before = await self._read(scope) if method != "POST" else None
-        status = 0
-        body = bytearray()
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body" and len(body) < _MAX_AUDITED:
-                body.extend(message.get("body", b""))
-            await send(message)
-
-        await self._app(scope, receive, capture)
+        answer = _Answer(forward=send)
+        await self._app(scope, receive, answer)
+        status = answer.status
         if not 200 <= status < 400:
             return
-        after = _json_text(bytes(body)) if method != "DELETE" else None
+        after = _json_text(bytes(answer.body)) if method != "DELETE" else None
         client = scope.get("client")
         try:
             await self._audit.record(
@@ -260,28 +251,38 @@ class AccessMiddleware:
         """The object at the request's path before the change: a GET of it, or None."""
         sub = dict(scope)
         sub.update(method="GET", query_string=b"", state=dict(scope.get("state", {})))
-        status = 0
-        body = bytearray()
+        answer = _Answer()
 
         async def receive() -> Message:
             return {"type": "http.request", "body": b"", "more_body": False}
 
-        async def send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body" and len(body) < _MAX_AUDITED:
-                body.extend(message.get("body", b""))
-
         try:
-            await self._app(sub, receive, send)
+            await self._app(sub, receive, answer)
         except Exception:  # a path that cannot be read has no "before"
             log.debug("no readable object at %s", scope["path"], exc_info=True)
             return None
-        return _json_text(bytes(body)) if status == 200 else None
+        return _json_text(bytes(answer.body)) if answer.status == 200 else None
 
 
 _MAX_AUDITED = 200_000
+
+
+class _Answer:
+    """An ASGI ``send`` that keeps the status and (up to `_MAX_AUDITED` octets of) the body
+    of what the app answers, passing each message on to ``forward`` if given."""
+
+    def __init__(self, forward: Send | None = None) -> None:
+        self.status = 0
+        self.body = bytearray()
+        self._forward = forward
+
+    async def __call__(self, message: Message) -> None:
+        if message["type"] == "http.response.start":
+            self.status = message["status"]
+        elif message["type"] == "http.response.body" and len(self.body) < _MAX_AUDITED:
+            self.body.extend(message.get("body", b""))
+        if self._forward is not None:
+            await self._forward(message)
 
 
 @dataclass(frozen=True, slots=True)

@@ -155,10 +155,7 @@ class ExtensionService:
     async def get(self, number: str) -> ExtensionView:
         """The extension ``number``; raises :class:`NotFoundError` if there is none."""
         async with self._db.session() as session:
-            extension = await ExtensionRepository(session=session).get(number)
-        if extension is None:
-            raise NotFoundError(f"extension {number} does not exist")
-        return _view(extension)
+            return _view(await existing_extension(session, number))
 
     async def remove(self, number: str) -> None:
         """Remove extension ``number`` and its registrations.
@@ -167,10 +164,7 @@ class ExtensionService:
         sends calls to it: removing it would leave callers at a dead end.
         """
         async with self._db.session() as session:
-            extensions = ExtensionRepository(session=session)
-            extension = await extensions.get(number)
-            if extension is None:
-                raise NotFoundError(f"extension {number} does not exist")
+            extension = await existing_extension(session, number)
             used_by = await _destinations_naming(session, f"extension:{number}")
             if used_by:
                 raise ConflictError(
@@ -178,7 +172,7 @@ class ExtensionService:
                     " point them elsewhere first (ringfort ivr set, ringfort timecond set,"
                     " ringfort queue update)"
                 )
-            await extensions.delete(extension)
+            await ExtensionRepository(session=session).delete(extension)
             await RegistrationRepository(session=session).delete_for_number(number)
             await session.commit()
         self._changed(number)
@@ -187,9 +181,7 @@ class ExtensionService:
         """Give extension ``number`` a new name; returns it as stored."""
         name = validate_name(name)
         async with self._db.session() as session:
-            extension = await ExtensionRepository(session=session).get(number)
-            if extension is None:
-                raise NotFoundError(f"extension {number} does not exist")
+            extension = await existing_extension(session, number)
             extension.name = name
             await session.commit()
             view = _view(extension)
@@ -200,9 +192,7 @@ class ExtensionService:
         """Set the SIP password of ``number`` (generated when None); returns it."""
         password = generate_password() if password is None else validate_password(password)
         async with self._db.session() as session:
-            extension = await ExtensionRepository(session=session).get(number)
-            if extension is None:
-                raise NotFoundError(f"extension {number} does not exist")
+            extension = await existing_extension(session, number)
             extension.sip_password = password
             await session.commit()
         self._changed(number)
@@ -272,3 +262,11 @@ async def _destinations_naming(session: AsyncSession, destination: str) -> list[
         if queue.exit_destination == destination:
             found.append(f"queue {queue.name} (exit key)")
     return found
+
+
+async def existing_extension(session: AsyncSession, number: str) -> Extension:
+    """The extension ``number``; NotFoundError naming it when there is none."""
+    extension = await ExtensionRepository(session=session).get(number)
+    if extension is None:
+        raise NotFoundError(f"extension {number} does not exist")
+    return extension

@@ -21,7 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.apps.voicemail import Greeting, Mailbox, NewMessage
 from ringfort.db.models import VOICEMAIL_FOLDERS, Extension, VoicemailMessage
@@ -31,6 +30,7 @@ from ringfort.media.recorder import metadata_path
 from ringfort.pbx.destination import Destination
 from ringfort.rtp.wav import RATE, decode_wav, encode_wav
 from ringfort.services.database import Database
+from ringfort.services.extensions import existing_extension
 
 __all__ = ["Greeting", "MailboxEmail", "MailboxOptions", "MessageView", "VoicemailService"]
 
@@ -110,7 +110,7 @@ class VoicemailService:
     async def set_enabled(self, number: str, enabled: bool) -> None:
         """Turn voicemail on or off for extension ``number``."""
         async with self._db.session() as session, session.begin():
-            extension = await _extension(session, number)
+            extension = await existing_extension(session, number)
             extension.voicemail_enabled = enabled
         if self.on_extension_change is not None:
             self.on_extension_change(number)
@@ -120,7 +120,7 @@ class VoicemailService:
         if pin is not None and _PIN.fullmatch(pin) is None:
             raise ValidationError("a PIN is 4 to 16 digits", field="pin")
         async with self._db.session() as session, session.begin():
-            extension = await _extension(session, number)
+            extension = await existing_extension(session, number)
             extension.voicemail_pin = pin
 
     async def set_options(self, number: str, options: MailboxOptions) -> MailboxOptions:
@@ -135,7 +135,7 @@ class VoicemailService:
         _check_range("max_messages", options.max_messages, 1, 10_000)
         _check_range("max_seconds", options.max_seconds, 5, 3600)
         async with self._db.session() as session, session.begin():
-            extension = await _extension(session, number)
+            extension = await existing_extension(session, number)
             if options.ring_seconds is not None:
                 extension.ring_seconds = options.ring_seconds or None
             if operator is not None:
@@ -154,7 +154,7 @@ class VoicemailService:
     async def options(self, number: str) -> MailboxOptions:
         """How the mailbox of ``number`` behaves."""
         async with self._db.session() as session:
-            return _options(await _extension(session, number))
+            return _options(await existing_extension(session, number))
 
     async def mailbox(self, number: str) -> Mailbox | None:
         """The mailbox of extension ``number`` (its settings, greetings and message count);
@@ -210,7 +210,7 @@ class VoicemailService:
         """Make a WAV file's audio (any rate, channels or encoding Ringfort reads) the ``kind``
         greeting of ``number``; its length in seconds."""
         async with self._db.session() as session:
-            await _extension(session, number)
+            await existing_extension(session, number)
         try:
             pcm = await asyncio.to_thread(decode_wav, wav)
         except RemoteProtocolError as error:
@@ -232,7 +232,7 @@ class VoicemailService:
                 f"{address!r} is not an e-mail address (name@example.com)", field="address"
             )
         async with self._db.session() as session, session.begin():
-            extension = await _extension(session, number)
+            extension = await existing_extension(session, number)
             extension.voicemail_email = address
             extension.voicemail_attach = email.attach
             extension.voicemail_delete_emailed = email.delete_emailed
@@ -241,7 +241,7 @@ class VoicemailService:
     async def email_of(self, number: str) -> MailboxEmail:
         """How ``number``'s messages are e-mailed."""
         async with self._db.session() as session:
-            extension = await _extension(session, number)
+            extension = await existing_extension(session, number)
         return MailboxEmail(
             extension.voicemail_email,
             extension.voicemail_attach,
@@ -455,11 +455,3 @@ def _options(extension: Extension) -> MailboxOptions:
         max_seconds=extension.voicemail_max_seconds,
         ask_pin=extension.voicemail_ask_pin,
     )
-
-
-async def _extension(session: AsyncSession, number: str) -> Extension:
-    """The extension ``number``; NotFoundError naming it when there is none."""
-    extension = await ExtensionRepository(session=session).get(number)
-    if extension is None:
-        raise NotFoundError(f"extension {number} does not exist")
-    return extension
