@@ -14,6 +14,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -469,12 +470,20 @@ class BackupService:
             return []
         for path in root.iterdir():
             match = ARCHIVE_PATTERN.fullmatch(path.name)
-            if match is None or not path.is_file():
+            if match is None:
+                continue
+            try:
+                # A running server's schedule may prune an archive between the
+                # directory listing and this look at it: such a file is gone, not an error.
+                status = path.stat()
+            except FileNotFoundError:
+                continue
+            if not stat.S_ISREG(status.st_mode):
                 continue
             created = datetime.strptime(match.group(1), "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
-            found.append((created, int(match.group(2) or 1), path))
+            found.append((created, int(match.group(2) or 1), path, status.st_size))
         found.sort(reverse=True)
-        return [ArchiveInfo(path, path.stat().st_size, created) for created, _, path in found]
+        return [ArchiveInfo(path, size, created) for created, _, path, size in found]
 
     def prune(self, keep: int, directory: Path | None = None) -> list[Path]:
         """Delete the archives beyond the newest ``keep``; returns those deleted.

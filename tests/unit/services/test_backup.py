@@ -402,6 +402,20 @@ async def test_retention_keeps_the_newest_n_and_touches_nothing_else(tmp_path: P
     assert foreign.exists()
 
 
+async def test_an_archive_gone_while_listing_is_left_out(tmp_path: Path) -> None:
+    # The server's schedule prunes while ``backup list`` runs: the name is listed,
+    # the file is gone by the time it is looked at (a dangling link stands in).
+    settings = settings_for(tmp_path / "data")
+    await populate(settings)
+    service = service_for(settings)
+    kept = (await service.create(now=datetime(2026, 12, 2, 3, 0, tzinfo=UTC))).path
+    gone = settings.backup_directory / "ringfort-backup-20261201T030000Z.tar.gz"
+    gone.symlink_to(settings.backup_directory / "pruned.tar.gz")
+
+    assert [info.path for info in service.archives()] == [kept]
+    assert service.prune(1) == []
+
+
 async def test_the_schedule_makes_a_backup_and_applies_the_retention(tmp_path: Path) -> None:
     settings = settings_for(tmp_path / "data")
     await populate(settings)
