@@ -402,15 +402,19 @@ async def test_retention_keeps_the_newest_n_and_touches_nothing_else(tmp_path: P
     assert foreign.exists()
 
 
-async def test_an_archive_gone_while_listing_is_left_out(tmp_path: Path) -> None:
-    # The server's schedule prunes while ``backup list`` runs: the name is listed,
-    # the file is gone by the time it is looked at (a dangling link stands in).
+async def test_an_archive_gone_while_listing_is_left_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server's schedule prunes while ``backup list`` runs: the directory
+    # listing still names an archive that is gone by the time it is looked at.
     settings = settings_for(tmp_path / "data")
     await populate(settings)
     service = service_for(settings)
-    kept = (await service.create(now=datetime(2026, 12, 2, 3, 0, tzinfo=UTC))).path
-    gone = settings.backup_directory / "ringfort-backup-20261201T030000Z.tar.gz"
-    gone.symlink_to(settings.backup_directory / "pruned.tar.gz")
+    start = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
+    pruned, kept = [(await service.create(now=start + timedelta(days=d))).path for d in (0, 1)]
+    listing = [kept, pruned]
+    pruned.unlink()
+    monkeypatch.setattr(Path, "iterdir", lambda self: iter(listing))
 
     assert [info.path for info in service.archives()] == [kept]
     assert service.prune(1) == []
