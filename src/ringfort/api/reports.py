@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from ringfort.api.access import require_queue
+from ringfort.reports.cache import REPORT_TABLES, ReportCache
 from ringfort.reports.catalogue import REPORTS, parse_period, parse_zone, run_report, typed_query
 from ringfort.reports.export import export_lines
 from ringfort.reports.model import MAX_LIMIT
@@ -48,7 +48,11 @@ TzParam = Annotated[
 def report_routes(db: Database) -> APIRouter:
     """``GET /api/v1/reports``, ``/api/v1/reports/{name}`` and ``/api/v1/queue-log``."""
     router = APIRouter(tags=["reports"])
-    at_once = asyncio.Semaphore(REPORTS_AT_ONCE)
+    cache = ReportCache(
+        lambda name, query: run_report(db, name, query),
+        lambda: db.writes(REPORT_TABLES),
+        at_once=REPORTS_AT_ONCE,
+    )
 
     @router.get("/api/v1/reports")
     async def list_reports() -> list[dict[str, str]]:
@@ -88,8 +92,7 @@ def report_routes(db: Database) -> APIRouter:
             start, end, tz, queue=queue, agent=agent, caller=caller,
             service_level=service_level, by=by, limit=limit, offset=offset,
         )  # fmt: skip
-        async with at_once:
-            result = await run_report(db, name, query)
+        result = await cache.get(name, query)
         if format == "csv":
             filename = f"{name}-{query.local(query.start).date().isoformat()}.csv"
             return PlainTextResponse(

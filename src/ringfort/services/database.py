@@ -17,6 +17,7 @@ from ringfort.db.engine import (
     make_engine,
     make_session_factory,
 )
+from ringfort.db.writes import TableWrites
 from ringfort.errors import RingfortError
 
 
@@ -39,6 +40,7 @@ class Database:
         self._engine: AsyncEngine | None = None
         self._session_factory: async_sessionmaker[AsyncSession] | None = None
         self._migrated_on_open = False
+        self._writes = TableWrites()
 
     @property
     def url(self) -> str:
@@ -101,6 +103,7 @@ class Database:
             await engine.dispose()
             raise
         self._engine = engine
+        self._writes.watch(engine.sync_engine)
         self._session_factory = make_session_factory(engine)
         self._migrated_on_open = migrated
 
@@ -109,6 +112,11 @@ class Database:
         engine, self._engine, self._session_factory = self._engine, None, None
         if engine is not None:
             await engine.dispose()
+
+    def writes(self, tables: frozenset[str]) -> int:
+        """How many committed transactions of this process wrote to any of ``tables``: the
+        same number twice means nothing was written to them here in between."""
+        return self._writes.count(tables)
 
     async def current_revision(self) -> str | None:
         """The schema revision of the open database."""

@@ -11,7 +11,8 @@ import asyncio
 import hashlib
 import re
 import secrets
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +35,11 @@ SESSION_HOURS = 12
 TOKEN_PREFIX = "rft_"  # noqa: S105 - a marker that tells tokens apart, not a secret
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
 """How precisely an API token's time of last use is kept."""
+PROOF_SECONDS = 5.0
+"""How long a checked API token or session cookie is believed without asking the database
+again. A change through the API (revoking, disabling, logging out) takes effect at once in
+this process; one made by another process (the CLI) within this time."""
+PROOFS_KEPT = 10_000
 _hasher = PasswordHasher()
 # Verifying against this when the user does not exist costs what a real check costs, so
 # the answer's timing does not tell which usernames exist.
@@ -94,8 +100,36 @@ def _view(user: User) -> UserView:
 class UserService:
     """Users, and proving who is calling the API."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._db = db
+        self._clock = clock
+        # digest of a token or cookie -> (when checked, what it proved): the live panel
+        # polls many times a second, and a database round trip per request was most of
+        # each request's work.
+        self._proofs: dict[str, tuple[float, UserView, str | None, datetime | None]] = {}
+
+    def _proven(self, digest: str) -> tuple[UserView, str | None, datetime | None] | None:
+        found = self._proofs.get(digest)
+        if found is None:
+            return None
+        checked, user, csrf, expires = found
+        if self._clock() - checked >= PROOF_SECONDS or (
+            expires is not None and expires <= datetime.now(UTC)
+        ):
+            del self._proofs[digest]
+            return None
+        return user, csrf, expires
+
+    def _prove(
+        self, digest: str, user: UserView, csrf: str | None = None, expires: datetime | None = None
+    ) -> None:
+        if len(self._proofs) >= PROOFS_KEPT:
+            self._proofs.clear()
+        self._proofs[digest] = (self._clock(), user, csrf, expires)
+
+    def _forget_proofs(self) -> None:
+        """After a change to users, tokens or sessions: check every credential again."""
+        self._proofs.clear()
 
     # -- managing users -------------------------------------------------------------------------
 
@@ -184,7 +218,9 @@ class UserService:
                     await _keep_an_admin(session, user, losing=True)
                 user.disabled = disabled
             await session.flush()
-            return _view(user)
+            view = _view(user)
+        self._forget_proofs()
+        return view
 
     async def set_password(self, username: str, password: str) -> None:
         """Change a password; the user's browser sessions end (tokens stay)."""
@@ -194,6 +230,7 @@ class UserService:
             user = await _user(session, username)
             user.password_hash = hashed
             await session.execute(delete(WebSession).where(WebSession.user_id == user.id))
+        self._forget_proofs()
 
     async def remove(self, username: str) -> None:
         """Delete a user with their sessions and tokens; the last admin stays."""
@@ -203,6 +240,7 @@ class UserService:
             for table in (WebSession, ApiToken):
                 await session.execute(delete(table).where(table.user_id == user.id))
             await session.delete(user)
+        self._forget_proofs()
 
     # -- proving who calls ------------------------------------------------------------------------
 
@@ -237,25 +275,32 @@ class UserService:
     async def session_user(self, token: str) -> tuple[UserView, str] | None:
         """The user of a session cookie and the session's CSRF token; None if it is unknown,
         expired, or its user is disabled."""
+        digest = _digest(token)
+        proven = self._proven(digest)
+        if proven is not None and proven[1] is not None:
+            return proven[0], proven[1]
         async with self._db.session() as session:
             row = (
                 await session.execute(
-                    select(User, WebSession.csrf)
+                    select(User, WebSession.csrf, WebSession.expires_at)
                     .join(WebSession, WebSession.user_id == User.id)
                     .where(
-                        WebSession.digest == _digest(token),
+                        WebSession.digest == digest,
                         WebSession.expires_at > datetime.now(UTC),
                     )
                 )
             ).first()
         if row is None or row[0].disabled:
             return None
-        return _view(row[0]), row[1]
+        view = _view(row[0])
+        self._prove(digest, view, row[1], row[2])
+        return view, row[1]
 
     async def close_session(self, token: str) -> None:
         """Log a browser out."""
         async with self._db.session() as session, session.begin():
             await session.execute(delete(WebSession).where(WebSession.digest == _digest(token)))
+        self._forget_proofs()
 
     async def create_token(self, username: str, name: str) -> str:
         """A new API token for ``username``: returned once, stored only as its digest."""
@@ -289,12 +334,16 @@ class UserService:
             )
             if found.rowcount == 0:  # type: ignore[attr-defined]
                 raise NotFoundError(f"user {username} has no token {token_id}")
+        self._forget_proofs()
 
     async def token_user(self, token: str) -> UserView | None:
         """The user of an API token; None if it is unknown or the user is disabled."""
         if not token.startswith(TOKEN_PREFIX):
             return None
         digest = _digest(token)
+        proven = self._proven(digest)
+        if proven is not None and proven[1] is None:
+            return proven[0]
         async with self._db.session() as session:
             row = (
                 await session.execute(
@@ -314,7 +363,8 @@ class UserService:
             if used is None or now - used >= TOKEN_USE_RESOLUTION:
                 api_token.last_used_at = now
                 await session.commit()
-            return view
+        self._prove(digest, view)
+        return view
 
 
 async def _user(session: AsyncSession, username: str) -> User:
