@@ -17,6 +17,12 @@ state p99 < 100 ms, month report p99 < 1 s, and no late RTP packets beyond the b
     bench/api_load.sh                                        # 100 calls, 50 clients, 20 s
     bench/api_load.sh --mix live=25,totals=9,agents=8,answered=8 --duration 30
     bench/api_load.sh --mix live=50 --pause 1                # 50 panels polling each second
+    bench/api_load.sh --cold                                 # every report a new one
+
+Ringfort keeps a made report until the calls' tables change (see ringfort.reports.cache),
+so clients asking for the same month mostly get the kept one. ``--cold`` makes every report
+request a different one (the period ends a different second before the month's end), so
+each is made from the database, as when supervisors look at different periods and queues.
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +51,7 @@ from media_load import (
     set_up_calls,
 )
 from server_under_test import (
+    CALLER,
     RingfortServer,
     ServerSlot,
     bench_parser,
@@ -98,20 +105,31 @@ async def _clients(config: dict[str, Any]) -> None:
     mix: dict[str, int] = config["mix"]
     headers = {"Authorization": f"Bearer {config['token']}"}
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    first: dict[str, float] = {}
     alone: dict[str, float] = {}
     sizes: dict[str, int] = {}
+    asked = 0
+
+    def path_of(name: str) -> str:
+        nonlocal asked
+        if not config["cold"] or name == "live":
+            return paths[name]
+        asked += 1
+        end = datetime.fromisoformat(config["month_end"]) - timedelta(seconds=asked)
+        return f"{paths[name]}&to={end.strftime('%Y-%m-%dT%H:%M:%S')}"
+
     async with httpx.AsyncClient(
         base_url=config["url"], headers=headers, timeout=config["timeout"]
     ) as client:
         for name in mix:
-            for _ in range(2):  # the first may fill caches: the second one counts
+            for timing in (first, alone):  # the first one made; the second kept (unless cold)
                 started = time.perf_counter()
-                reply = await client.get(paths[name])
-                alone[name] = time.perf_counter() - started
+                reply = await client.get(path_of(name))
+                timing[name] = time.perf_counter() - started
             if reply.status_code != 200:
                 raise SystemExit(f"{paths[name]}: {reply.status_code} {reply.text[:200]}")
             sizes[name] = len(reply.content)
-    print(json.dumps({"alone": alone, "sizes": sizes}), flush=True)
+    print(json.dumps({"first": first, "alone": alone, "sizes": sizes}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)
 
@@ -130,7 +148,7 @@ async def _clients(config: dict[str, Any]) -> None:
             while loop.time() < stop_at:
                 sent = time.perf_counter()
                 try:
-                    reply = await client.get(paths[name])
+                    reply = await client.get(path_of(name))
                 except httpx.HTTPError:
                     errors[name] += 1
                     continue
@@ -176,6 +194,7 @@ class Outcome:
 
     calls: int
     answered: int
+    first: dict[str, float]
     alone: dict[str, float]
     sizes: dict[str, int]
     baseline: WindowFigures
@@ -186,22 +205,47 @@ class Outcome:
     errors: dict[str, int]
 
 
+def month_bounds(month: str) -> tuple[datetime, datetime]:
+    """The first instant of ``month`` (UTC) and of the month after."""
+    first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
+    after = first.replace(year=first.year + 1, month=1) if first.month == 12 else (
+        first.replace(month=first.month + 1)
+    )  # fmt: skip
+    return first, after
+
+
 async def load_history(data_dir: Path, month: str) -> int:
     """Put ``month`` of a busy call centre in the server's queue log (before it starts)."""
     from reports import generate  # bench/reports.py
 
     from ringfort.services.database import Database
 
-    first = datetime.strptime(month, "%Y-%m").replace(tzinfo=UTC)
-    after = first.replace(year=first.year + 1, month=1) if first.month == 12 else (
-        first.replace(month=first.month + 1)
-    )  # fmt: skip
+    first, after = month_bounds(month)
     db = Database(url=f"sqlite+aiosqlite:///{(data_dir / 'ringfort.db').resolve()}")
     await db.open()
     try:
         return await generate(db, start=first, end=after)
     finally:
         await db.close()
+
+
+async def log_agents_in(server: RingfortServer, token: str, agents: int) -> int:
+    """Log the first ``agents`` of the history's agents in to two queues each, at the caller's
+    phone, so the live state is a centre's panel (their tiles and the queues'); the size of
+    the live document."""
+    import httpx
+    from reports import AGENTS, QUEUES  # bench/reports.py
+
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=server.http_url, headers=headers) as client:
+        for index in range(min(agents, AGENTS)):
+            for queue in (QUEUES[index % 2], QUEUES[2 + index % 2]):
+                reply = await client.put(
+                    f"/api/v1/queues/{queue}/agents/{1000 + index}", json={"phone": CALLER.number}
+                )
+                if reply.status_code != 200:
+                    raise RuntimeError(f"logging agent {1000 + index} in: {reply.text}")
+        return len((await client.get("/api/v1/live")).content)
 
 
 async def measure(
@@ -212,7 +256,8 @@ async def measure(
     config = {
         "url": server.http_url, "token": token, "paths": endpoint_paths(options.month),
         "mix": mix, "duration": options.duration, "timeout": options.timeout,
-        "nice": options.client_nice, "pause": options.pause,
+        "nice": options.client_nice, "pause": options.pause, "cold": options.cold,
+        "month_end": month_bounds(options.month)[1].isoformat(),
     }  # fmt: skip
     phones = Phones(server=server.sip_target, ptime_ms=options.ptime, late_ms=options.late_ms)
     await phones.open()
@@ -221,6 +266,9 @@ async def measure(
         await phones.register_callee()
         placed, answered = await set_up_calls(phones, options.calls, options.setup_rate)
         print(f"{answered} of {options.calls} calls up", flush=True)
+        if options.agents:
+            size = await log_agents_in(server, token, options.agents)
+            print(f"{options.agents} agents logged in; the live state is {size:,} bytes")
         clients = await asyncio.create_subprocess_exec(
             sys.executable, __file__, "--clients", json.dumps(config),
             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -260,7 +308,8 @@ async def measure(
         phones.end_step()
         await phones.close()
     return Outcome(
-        calls=options.calls, answered=answered, alone=warm["alone"], sizes=warm["sizes"],
+        calls=options.calls, answered=answered, first=warm["first"], alone=warm["alone"],
+        sizes=warm["sizes"],
         baseline=baseline, loaded=loaded, load_seconds=result["seconds"],
         client_cpu_seconds=result["cpu_seconds"], latencies=result["latencies"],
         errors=result["errors"],
@@ -280,11 +329,13 @@ def print_outcome(outcome: Outcome, options: argparse.Namespace, mix: dict[str, 
     """The tables and the verdict; True when every target is met."""
     paths = endpoint_paths(options.month)
     pause = f"{options.pause:g} s apart" if options.pause else "without pause"
+    kind = "each report a new one (--cold)" if options.cold else "the same reports"
     print(f"\nHTTP: {sum(mix.values())} clients, each looping one request {pause} for "
-          f"{options.duration:.0f} s; mix (clients per endpoint): "
+          f"{options.duration:.0f} s, {kind}; mix (clients per endpoint): "
           + ", ".join(f"{name} {count}" for name, count in mix.items()))  # fmt: skip
+    print("alone: one request with no other HTTP load, the first / the second time")
     header = (
-        f"{'endpoint':<10} {'clients':>7} {'bytes':>8} {'alone ms':>8} {'requests':>8} "
+        f"{'endpoint':<10} {'clients':>7} {'bytes':>8} {'alone ms':>9} {'requests':>8} "
         f"{'req/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'errors':>6}"
     )
     print(header)
@@ -294,7 +345,8 @@ def print_outcome(outcome: Outcome, options: argparse.Namespace, mix: dict[str, 
         values = outcome.latencies[name]
         p99s[name] = percentile(values, 99)
         print(
-            f"{name:<10} {count:>7} {outcome.sizes[name]:>8} {_ms(outcome.alone[name]):>8} "
+            f"{name:<10} {count:>7} {outcome.sizes[name]:>8} "
+            f"{_ms(outcome.first[name]) + '/' + _ms(outcome.alone[name]):>9} "
             f"{len(values):>8} {len(values) / outcome.load_seconds:>7.1f} "
             f"{_ms(percentile(values, 50)):>7} {_ms(p99s[name]):>7} "
             f"{_ms(max(values) if values else None):>7} {outcome.errors[name]:>6}"
@@ -359,6 +411,14 @@ def parse_arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--pause", type=float, default=0.0, help="seconds each client waits between requests"
     )
+    parser.add_argument(
+        "--agents", type=int, default=50,
+        help="agents logged in to queues before the load (their tiles are the live state)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--cold", action="store_true",
+        help="every report request a different period, made afresh (none kept)",
+    )  # fmt: skip
     parser.add_argument("--client-nice", type=int, default=10, help="niceness of the clients")
     add_stream_options(parser, generator="the phones and the HTTP clients")
     return parser.parse_args(argv)
