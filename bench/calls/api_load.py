@@ -97,14 +97,52 @@ def parse_mix(text: str, known: dict[str, str]) -> dict[str, int]:
 # --------------------------------------------------------------------------- HTTP clients
 
 
+class Keepalive:
+    """One HTTP/1.1 connection asking GETs one after the other: a few lines of asyncio, so
+    the clients' own CPU (httpx took most of the other core) does not queue the requests."""
+
+    def __init__(self, url: str, headers: dict[str, str], timeout: float) -> None:
+        address = url.split("://", 1)[1].rstrip("/")
+        self._host, _, port = address.rpartition(":")
+        self._port = int(port)
+        self._head = "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        self._timeout = timeout
+        self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+
+    async def get(self, path: str) -> tuple[int, bytes]:
+        """Status and body; OSError or TimeoutError on a broken or slow connection."""
+        try:
+            return await asyncio.wait_for(self._get(path), self._timeout)
+        except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
+            await self.close()
+            raise OSError(f"GET {path} failed") from None
+
+    async def _get(self, path: str) -> tuple[int, bytes]:
+        if self._streams is None:
+            self._streams = await asyncio.open_connection(self._host, self._port)
+        reader, writer = self._streams
+        writer.write(f"GET {path} HTTP/1.1\r\nHost: {self._host}\r\n{self._head}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        status = int(head[9:12])
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        return status, await reader.readexactly(length)
+
+    async def close(self) -> None:
+        """Close the connection (a later get opens a new one)."""
+        if self._streams is not None:
+            self._streams[1].close()
+            self._streams = None
+
+
 async def _clients(config: dict[str, Any]) -> None:
     """The client process: warm up, say ready, wait for "go", load, print the figures."""
-    import httpx
-
     paths: dict[str, str] = config["paths"]
     mix: dict[str, int] = config["mix"]
     headers = {"Authorization": f"Bearer {config['token']}"}
-    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     first: dict[str, float] = {}
     alone: dict[str, float] = {}
     sizes: dict[str, int] = {}
@@ -118,17 +156,16 @@ async def _clients(config: dict[str, Any]) -> None:
         end = datetime.fromisoformat(config["month_end"]) - timedelta(seconds=asked)
         return f"{paths[name]}&to={end.strftime('%Y-%m-%dT%H:%M:%S')}"
 
-    async with httpx.AsyncClient(
-        base_url=config["url"], headers=headers, timeout=config["timeout"]
-    ) as client:
-        for name in mix:
-            for timing in (first, alone):  # the first one made; the second kept (unless cold)
-                started = time.perf_counter()
-                reply = await client.get(path_of(name))
-                timing[name] = time.perf_counter() - started
-            if reply.status_code != 200:
-                raise SystemExit(f"{paths[name]}: {reply.status_code} {reply.text[:200]}")
-            sizes[name] = len(reply.content)
+    client = Keepalive(config["url"], headers, config["timeout"])
+    for name in mix:
+        for timing in (first, alone):  # the first one made; the second kept (unless cold)
+            started = time.perf_counter()
+            status, body = await client.get(path_of(name))
+            timing[name] = time.perf_counter() - started
+        if status != 200:
+            raise SystemExit(f"{paths[name]}: {status} {body[:200]!r}")
+        sizes[name] = len(body)
+    await client.close()
     print(json.dumps({"first": first, "alone": alone, "sizes": sizes}), flush=True)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, sys.stdin.readline)
@@ -140,24 +177,23 @@ async def _clients(config: dict[str, Any]) -> None:
     stop_at = loop.time() + config["duration"]
 
     async def one_client(name: str) -> None:
-        async with httpx.AsyncClient(
-            base_url=config["url"], headers=headers, timeout=config["timeout"], limits=limits
-        ) as client:
-            # Clients that pause start spread over one pause, not all in the same instant.
-            await asyncio.sleep(random.uniform(0.0, config["pause"]))
-            while loop.time() < stop_at:
-                sent = time.perf_counter()
-                try:
-                    reply = await client.get(path_of(name))
-                except httpx.HTTPError:
-                    errors[name] += 1
-                    continue
-                if reply.status_code == 200:
-                    latencies[name].append(time.perf_counter() - sent)
-                else:
-                    errors[name] += 1
-                if config["pause"]:
-                    await asyncio.sleep(config["pause"])
+        client = Keepalive(config["url"], headers, config["timeout"])
+        # Clients that pause start spread over one pause, not all in the same instant.
+        await asyncio.sleep(random.uniform(0.0, config["pause"]))
+        while loop.time() < stop_at:
+            sent = time.perf_counter()
+            try:
+                status, _ = await client.get(path_of(name))
+            except OSError:
+                errors[name] += 1
+                continue
+            if status == 200:
+                latencies[name].append(time.perf_counter() - sent)
+            else:
+                errors[name] += 1
+            if config["pause"]:
+                await asyncio.sleep(config["pause"])
+        await client.close()
 
     await asyncio.gather(*(one_client(name) for name, count in mix.items() for _ in range(count)))
     print(

@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any
 
 from fastapi import FastAPI, HTTPException, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from ringfort import __version__
 from ringfort.api.access import AccessMiddleware, require_queue, scope_of
@@ -24,6 +24,7 @@ from ringfort.api.cdr import cdr_routes
 from ringfort.api.dids import did_routes
 from ringfort.api.errors import install_error_answers
 from ringfort.api.extensions import extension_routes
+from ringfort.api.loop_share import LoopShareMiddleware
 from ringfort.api.me import me_routes
 from ringfort.api.menus import menu_routes
 from ringfort.api.metrics import metrics_routes
@@ -153,6 +154,7 @@ def create_app(
             app.include_router(me_routes(db, voicemail, callcentre))
         app.add_middleware(AccessMiddleware, users=users, audit=audit)
         mount_web(app)
+    app.add_middleware(LoopShareMiddleware)  # the outermost: before any work on a request
     install_error_answers(app)
     return app
 
@@ -161,11 +163,12 @@ def _live_routes(app: FastAPI, feed: LiveFeed) -> None:
     """The call centre as it happens: snapshots, and a Server-Sent Events stream. A supervisor
     limited to some queues sees those queues and their agents only."""
 
-    @app.get("/api/v1/live", tags=["call centre"])
-    async def live_all(request: Request) -> dict[str, Any]:
+    @app.get("/api/v1/live", tags=["call centre"], response_model=dict[str, Any])
+    async def live_all(request: Request) -> Response:
         """Every queue (waiting callers with their wait, agents, answered and lost today,
-        service level today) and every agent (state, time in state, current caller, queues)."""
-        return feed.visible(feed.snapshot(), scope_of(request))
+        service level today) and every agent (state, time in state, current caller, queues).
+        Waits and times in state may be up to half a second old."""
+        return Response(feed.document(scope_of(request)), media_type="application/json")
 
     @app.get("/api/v1/live/queues/{name}", tags=["call centre"])
     async def live_queue(name: str, request: Request) -> dict[str, Any]:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import json
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from ringfort.api.access import require_queue
 from ringfort.reports.cache import REPORT_TABLES, ReportCache
 from ringfort.reports.catalogue import REPORTS, parse_period, parse_zone, run_report, typed_query
 from ringfort.reports.export import export_lines
-from ringfort.reports.model import MAX_LIMIT
+from ringfort.reports.model import MAX_LIMIT, Report
 from ringfort.reports.render import to_csv
 from ringfort.services.database import Database
 
@@ -82,7 +84,7 @@ def report_routes(db: Database) -> APIRouter:
             Query(ge=1, le=MAX_LIMIT, description="answered, lost, sessions: a page of rows."),
         ] = None,
         offset: Annotated[int, Query(ge=0, description="Rows skipped before the page.")] = 0,
-    ) -> dict[str, Any] | Response:
+    ) -> Response:
         """One report for a period, as JSON (columns, rows, summary) or CSV."""
         if name not in REPORTS:
             raise HTTPException(404, f"no report {name!r}; the reports are {', '.join(REPORTS)}")
@@ -92,15 +94,14 @@ def report_routes(db: Database) -> APIRouter:
             start, end, tz, queue=queue, agent=agent, caller=caller,
             service_level=service_level, by=by, limit=limit, offset=offset,
         )  # fmt: skip
-        result = await cache.get(name, query)
-        if format == "csv":
-            filename = f"{name}-{query.local(query.start).date().isoformat()}.csv"
-            return PlainTextResponse(
-                to_csv(result),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-            )
-        return result.as_json()
+        if format == "json":
+            return Response(await cache.rendered(name, query, _json), media_type="application/json")
+        filename = f"{name}-{query.local(query.start).date().isoformat()}.csv"
+        return PlainTextResponse(
+            to_csv(await cache.get(name, query)),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
 
     @router.get("/api/v1/queue-log")
     async def queue_log(
@@ -123,3 +124,7 @@ def report_routes(db: Database) -> APIRouter:
         )
 
     return router
+
+
+def _json(report: Report) -> bytes:
+    return json.dumps(jsonable_encoder(report.as_json()), separators=(",", ":")).encode()

@@ -35,11 +35,12 @@ KEPT = 64
 Key = tuple[str, ReportQuery]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Kept:
     report: Report
     writes: int
     made: float
+    rendered: bytes | None = None
 
 
 class ReportCache:
@@ -80,6 +81,19 @@ class ReportCache:
             making.add_done_callback(lambda done: self._finished(key, done))
         # Shielded: one asker giving up (a closed connection) does not stop the others'.
         return await asyncio.shield(making)
+
+    async def rendered(
+        self, name: str, query: ReportQuery, render: Callable[[Report], bytes]
+    ) -> bytes:
+        """The report as ``render`` makes it (the API's JSON), kept with the report: a big
+        one takes longer to encode than to hand out."""
+        report = await self.get(name, query)
+        kept = self._kept.get((name, query))
+        if kept is None or kept.report is not report:
+            return render(report)
+        if kept.rendered is None:
+            kept.rendered = render(report)
+        return kept.rendered
 
     def _finished(self, key: Key, done: asyncio.Future[Report]) -> None:
         self._making.pop(key, None)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import json
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -18,6 +20,11 @@ from ringfort.bus import EventBus
 
 __all__ = ["LiveFeed"]
 
+DOCUMENT_MAX_AGE = 0.5
+"""Seconds the whole state's JSON is handed out again before it is made anew, when no queue
+event or agent state change has made it out of date sooner: the waits and times in state
+in it are then at most this old."""
+
 LISTENER_BACKLOG = 1000
 """Events held for a slow listener; past it the oldest go and the listener is told to re-read."""
 
@@ -25,15 +32,39 @@ LISTENER_BACKLOG = 1000
 class LiveFeed:
     """Snapshots of queues and agents, and their events as they happen."""
 
-    def __init__(self, bus: EventBus, snapshot: Callable[[], dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        bus: EventBus,
+        snapshot: Callable[[], dict[str, Any]],
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._snapshot = snapshot
+        self._clock = clock
         self._listeners: set[asyncio.Queue[dict[str, Any]]] = set()
+        self._document: bytes | None = None
+        self._document_made = 0.0
         bus.subscribe(QueueLogged, self._on_queue_logged)
         bus.subscribe(AgentStateChanged, self._on_agent_state)
 
     def snapshot(self) -> dict[str, Any]:
         """Every queue and agent now."""
         return self._snapshot()
+
+    def document(self, queues: frozenset[str] | None = None) -> bytes:
+        """The state as a JSON document (`visible` to a supervisor of ``queues``).
+
+        The whole state's is kept and handed out again until an event changes the state or
+        it is `DOCUMENT_MAX_AGE` old: a wall of panels polling it many times a second then
+        costs little more than sending it.
+        """
+        if queues is not None:
+            return _json(self.visible(self._snapshot(), queues))
+        now = self._clock()
+        if self._document is None or now - self._document_made >= DOCUMENT_MAX_AGE:
+            self._document = _json(self._snapshot())
+            self._document_made = now
+        return self._document
 
     def queue(self, name: str) -> dict[str, Any] | None:
         """One queue now, or None if it has had no caller or agent since the start."""
@@ -100,6 +131,7 @@ class LiveFeed:
         self._fan_out({"type": "agent-state", **fields})
 
     def _fan_out(self, message: dict[str, Any]) -> None:
+        self._document = None  # the state changed
         for listener in self._listeners:
             if listener.full():
                 # A listener this far behind has lost track: it is told to read the snapshot again.
@@ -108,3 +140,7 @@ class LiveFeed:
                         listener.get_nowait()
                 listener.put_nowait({"type": "resync"})
             listener.put_nowait(message)
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document, separators=(",", ":")).encode()

@@ -545,6 +545,14 @@ class CallCentre:
     def snapshot(self) -> dict[str, Any]:
         """Every queue and agent as the live panel shows them (JSON-able)."""
         now = self._clock()
+        # One pass over the members, not one per queue and two per agent: a 50-agent centre
+        # is asked for this many times a second by its panels.
+        of_queue: dict[str, list[MemberState]] = {}
+        of_agent: dict[str, list[MemberState]] = {}
+        for member in self._members:
+            of_agent.setdefault(member.agent, []).append(member)
+            if member.logged_in:
+                of_queue.setdefault(member.queue, []).append(member)
         queues = []
         for name, queue in sorted(self._queues.items()):
             self._roll_day(queue)
@@ -574,8 +582,7 @@ class CallCentre:
                             "paused": member.paused,
                             "reason": member.pause_reason,
                         }
-                        for member in self._members
-                        if member.queue == name and member.logged_in
+                        for member in of_queue.get(name, ())
                     ],
                     "answered_today": queue.answered,
                     "lost_today": queue.lost,
@@ -586,7 +593,8 @@ class CallCentre:
             )
         agents = []
         for number, agent in sorted(self._agents.items()):
-            state = self._state_of(agent)
+            mine = of_agent.get(number, [])
+            state = self._state_of(agent, mine)
             agents.append(
                 {
                     "agent": number,
@@ -596,11 +604,7 @@ class CallCentre:
                     "seconds_in_state": round(now - agent.since, 1),
                     "caller": agent.caller,
                     "queue": agent.talking_in,
-                    "queues": [
-                        member.queue
-                        for member in self._members
-                        if member.agent == number and member.logged_in
-                    ],
+                    "queues": [member.queue for member in mine if member.logged_in],
                     "calls": dict(agent.calls),
                 }
             )
@@ -616,8 +620,9 @@ class CallCentre:
             queue.config = config
         return queue
 
-    def _state_of(self, agent: _Agent) -> AgentState:
-        mine = [member for member in self._members if member.agent == agent.number]
+    def _state_of(self, agent: _Agent, mine: list[MemberState] | None = None) -> AgentState:
+        if mine is None:
+            mine = [member for member in self._members if member.agent == agent.number]
         if agent.phone is None or not any(member.logged_in for member in mine):
             return AgentState.LOGGED_OUT
         if agent.ringing_for is not None:
