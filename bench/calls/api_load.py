@@ -110,7 +110,7 @@ class Keepalive:
         self._streams: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        """Status and body; OSError or TimeoutError on a broken or slow connection."""
+        """Status and body; OSError on a broken or slow connection (it is closed)."""
         try:
             return await asyncio.wait_for(self._get(path), self._timeout)
         except (OSError, TimeoutError, asyncio.IncompleteReadError, ValueError):
@@ -147,13 +147,14 @@ async def _clients(config: dict[str, Any]) -> None:
     alone: dict[str, float] = {}
     sizes: dict[str, int] = {}
     asked = 0
+    month_end = datetime.fromisoformat(config["month_end"])
 
     def path_of(name: str) -> str:
         nonlocal asked
         if not config["cold"] or name == "live":
             return paths[name]
         asked += 1
-        end = datetime.fromisoformat(config["month_end"]) - timedelta(seconds=asked)
+        end = month_end - timedelta(seconds=asked)
         return f"{paths[name]}&to={end.strftime('%Y-%m-%dT%H:%M:%S')}"
 
     client = Keepalive(config["url"], headers, config["timeout"])

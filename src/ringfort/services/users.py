@@ -108,7 +108,8 @@ class UserService:
         # each request's work.
         self._proofs: dict[str, tuple[float, UserView, str | None, datetime | None]] = {}
 
-    def _proven(self, digest: str) -> tuple[UserView, str | None, datetime | None] | None:
+    def _proven(self, digest: str) -> tuple[UserView, str | None] | None:
+        """The user and (for a session) the CSRF token a credential proved, while believed."""
         found = self._proofs.get(digest)
         if found is None:
             return None
@@ -118,7 +119,7 @@ class UserService:
         ):
             del self._proofs[digest]
             return None
-        return user, csrf, expires
+        return user, csrf
 
     def _prove(
         self, digest: str, user: UserView, csrf: str | None = None, expires: datetime | None = None

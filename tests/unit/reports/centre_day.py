@@ -3,15 +3,19 @@ and the fixture that stores it."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import insert
 
+from ringfort.api.app import create_app
 from ringfort.db.models import QueueLogEntry
 from ringfort.services.cdr import CdrService
 from ringfort.services.database import Database
 from ringfort.services.queues import AgentService, QueueService
+from ringfort.services.status import StatusService
 
 DAY = datetime(2026, 5, 14, tzinfo=UTC)
 NEXT_DAY = DAY + timedelta(days=1)
@@ -83,3 +87,12 @@ async def centre(db: Database) -> Database:
         await session.execute(insert(QueueLogEntry), rows)
         await session.commit()
     return db
+
+
+@pytest.fixture
+async def client(centre: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The API over the centre's day (no logins: a test of the report routes)."""
+    app = create_app(status=StatusService(db=centre), sip_ready=lambda: True, db=centre)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http

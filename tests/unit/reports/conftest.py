@@ -1,5 +1,5 @@
 """The reports' fixtures."""
 
-from centre_day import centre
+from centre_day import centre, client
 
-__all__ = ["centre"]
+__all__ = ["centre", "client"]

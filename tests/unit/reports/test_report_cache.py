@@ -4,21 +4,18 @@ same report asked for at once is made once."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 from centre_day import at
 from sqlalchemy import insert, select
 
-from ringfort.api.app import create_app
 from ringfort.db.models import Cdr, QueueLogEntry
 from ringfort.reports.cache import ReportCache
 from ringfort.reports.catalogue import run_report, typed_query
 from ringfort.reports.model import Report, ReportQuery
 from ringfort.services.database import Database
 from ringfort.services.queues import QueueService
-from ringfort.services.status import StatusService
 
 DAY_UTC = {"from": "2026-05-14", "tz": "UTC"}
 
@@ -127,14 +124,6 @@ async def test_one_asker_giving_up_does_not_stop_the_others() -> None:
     assert first.cancelled()
 
 
-@pytest.fixture
-async def client(centre: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(status=StatusService(db=centre), sip_ready=lambda: True, db=centre)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
-
-
 async def test_a_call_logged_after_a_report_is_in_the_next_one(
     client: httpx.AsyncClient, centre: Database
 ) -> None:
@@ -156,7 +145,7 @@ async def test_a_call_logged_after_a_report_is_in_the_next_one(
 
 
 async def test_the_api_makes_a_report_once_for_repeated_askers(
-    centre: Database, monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     made = []
 
@@ -165,10 +154,7 @@ async def test_the_api_makes_a_report_once_for_repeated_askers(
         return await run_report(db, name, query)
 
     monkeypatch.setattr("ringfort.api.reports.run_report", counted)
-    app = create_app(status=StatusService(db=centre), sip_ready=lambda: True, db=centre)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        answers = [await http.get("/api/v1/reports/totals", params=DAY_UTC) for _ in range(3)]
+    answers = [await client.get("/api/v1/reports/totals", params=DAY_UTC) for _ in range(3)]
     assert [a.status_code for a in answers] == [200, 200, 200]
     assert answers[0].json() == answers[2].json()
     assert made == ["totals"]

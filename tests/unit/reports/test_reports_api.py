@@ -2,24 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import httpx
-import pytest
 from centre_day import at
-
-from ringfort.api.app import create_app
-from ringfort.services.database import Database
-from ringfort.services.status import StatusService
-
-
-@pytest.fixture
-async def client(centre: Database) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(status=StatusService(db=centre), sip_ready=lambda: True, db=centre)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
-
 
 DAY_UTC = {"from": "2026-05-14", "tz": "UTC"}
 
