@@ -8,13 +8,13 @@ in ``b2bua.py`` drives it.
 from __future__ import annotations
 
 import asyncio
-import enum
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import LocalProtocolError
+from ringfort.fast_enum import FastEnum
 from ringfort.media.engine import LegMedia
 from ringfort.pbx.ports import Binding
 from ringfort.sdp.offer_answer import EndpointFormat
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ringfort.pbx.recording import ActiveRecording
 
 
-class CallState(enum.Enum):
+class CallState(FastEnum):
     """Where a call is in its life; moves only forward (see ``Call.move``)."""
 
     SETUP = "setup"
@@ -49,7 +49,7 @@ _MOVES: dict[CallState, frozenset[CallState]] = {
 }
 
 
-class Side(enum.Enum):
+class Side(FastEnum):
     """The two ends of a call."""
 
     CALLER = "caller"

@@ -486,10 +486,7 @@ def _common_formats(
     """The offered formats we support, in the offer's order, one per codec."""
     common: list[tuple[str, Codec]] = []
     taken: set[Codec] = set()
-    for payload_type in offered.formats:
-        rtpmap = offered.rtpmap(payload_type)
-        if rtpmap is None:
-            continue
+    for payload_type, rtpmap in offered.rtpmaps().items():
         for codec in supported:
             if codec not in taken and codec.matches(rtpmap):
                 common.append((payload_type, codec))

@@ -32,7 +32,6 @@ _TOKEN = r"[!#$%&'*+\-.0-9A-Z^_`a-z{|}~]+"  # noqa: S105 (a grammar rule, not a 
 _INT = r"[0-9]{1,20}"
 _NON_WS = r"[^ \t]+"
 
-_LINE_RE = re.compile(r"([a-z])=(.*)", re.DOTALL)
 #   origin-field = %x6f "=" username SP sess-id SP sess-version SP nettype SP addrtype SP
 #                  unicast-address CRLF
 _ORIGIN_RE = re.compile(
@@ -236,15 +235,33 @@ class MediaDescription:
         A malformed ``a=rtpmap`` is treated as absent rather than failing the whole body.
         """
         wanted = str(payload_type)
-        for value in self.attribute_values("rtpmap"):
-            match = _RTPMAP_RE.fullmatch(value or "")
-            if match is None or match[1] != wanted:
+        for attribute in self.attributes:
+            if attribute.name != "rtpmap":
                 continue
-            channels = int(match[4]) if match[4] is not None else 1
-            return RtpMap(match[2], int(match[3]), channels)
+            entry = _parse_rtpmap(attribute.value or "")
+            if entry is not None and entry[0] == wanted:
+                return entry[1]
         if "RTP/" in self.proto.upper() and wanted.isdigit() and len(wanted) <= 3:
             return STATIC_PAYLOAD_TYPES.get(int(wanted))
         return None
+
+    def rtpmaps(self) -> dict[str, RtpMap]:
+        """`rtpmap` of every format that has an encoding known, in one pass (by format)."""
+        named: dict[str, RtpMap] = {}
+        for attribute in self.attributes:
+            if attribute.name == "rtpmap":
+                entry = _parse_rtpmap(attribute.value or "")
+                if entry is not None and entry[0] not in named:
+                    named[entry[0]] = entry[1]
+        static = "RTP/" in self.proto.upper()
+        found: dict[str, RtpMap] = {}
+        for wanted in self.formats:
+            rtpmap = named.get(wanted)
+            if rtpmap is None and static and wanted.isdigit() and len(wanted) <= 3:
+                rtpmap = STATIC_PAYLOAD_TYPES.get(int(wanted))
+            if rtpmap is not None:
+                found[wanted] = rtpmap
+        return found
 
     def fmtp(self, payload_type: int | str) -> str | None:
         """The format parameters of ``a=fmtp:<payload type> <parameters>``, if any."""
@@ -517,10 +534,12 @@ class _Parser:
             line = raw.rstrip(" \t\r")
             if not line:
                 continue
-            match = _LINE_RE.fullmatch(line)
-            if match is None:
+            # <type>=<value> with a lower-case letter for type; str checks cost less than
+            # a regular expression on the few dozen lines of every offer and answer.
+            kind = line[0]
+            if line[1:2] != "=" or not "a" <= kind <= "z":
                 raise _error(f"line is not <type>=<value>: {line[:40]!r}")
-            kind, value = match[1], match[2]
+            value = line[2:]
             if "\x00" in value or "\r" in value:
                 raise _error(f"{kind}= line holds NUL or CR")
             result.append((kind, value))
@@ -623,7 +642,38 @@ def _parse_bandwidth(value: str) -> Bandwidth:
 
 
 def _parse_attribute(value: str) -> Attribute:
-    match = _ATTRIBUTE_RE.fullmatch(value)
-    if match is None:
-        raise _error(f"bad a= line {value!r}")
-    return Attribute(match[1], match[2])
+    # Phones repeat the same attribute lines (codecs, ptime, direction) in every offer
+    # and answer; an Attribute is immutable, so one parsed value serves them all.
+    attribute = _ATTRIBUTES.get(value)
+    if attribute is None:
+        match = _ATTRIBUTE_RE.fullmatch(value)
+        if match is None:
+            raise _error(f"bad a= line {value!r}")
+        attribute = Attribute(match[1], match[2])
+        if len(_ATTRIBUTES) >= _KEPT_LINES:
+            _ATTRIBUTES.clear()
+        _ATTRIBUTES[value] = attribute
+    return attribute
+
+
+_KEPT_LINES = 1024
+"""Parsed ``a=`` and rtpmap values kept for reuse; all are forgotten when this many are."""
+_ATTRIBUTES: dict[str, Attribute] = {}
+_RTPMAPS: dict[str, tuple[str, RtpMap] | None] = {}
+
+
+def _parse_rtpmap(value: str) -> tuple[str, RtpMap] | None:
+    """(payload type, encoding) of an ``a=rtpmap`` value; None when it is malformed."""
+    try:
+        return _RTPMAPS[value]
+    except KeyError:
+        pass
+    match = _RTPMAP_RE.fullmatch(value)
+    entry = None
+    if match is not None:
+        channels = int(match[4]) if match[4] is not None else 1
+        entry = (match[1], RtpMap(match[2], int(match[3]), channels))
+    if len(_RTPMAPS) >= _KEPT_LINES:
+        _RTPMAPS.clear()
+    _RTPMAPS[value] = entry
+    return entry

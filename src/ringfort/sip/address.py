@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Peer:
+class Peer(NamedTuple):
     """A remote transport address.
 
     ``connection`` identifies the TCP connection a message arrived on, so that
     answers and requests to a phone behind NAT reuse it (RFC 3261 §18.2.2,
     RFC 5626); it is ``None`` for UDP and for connections not yet opened.
+
+    A tuple, as the transaction handles are: one is made for every message received,
+    and a tuple is built and compared in C.
     """
 
     transport: str

@@ -17,10 +17,10 @@ import struct
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Protocol
 
 from ringfort.errors import LocalProtocolError, RemoteProtocolError
+from ringfort.fast_enum import FastEnum
 
 __all__ = [
     "Algorithm",
@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 
-class Algorithm(Enum):
+class Algorithm(FastEnum):
     """A digest algorithm token (RFC 7616 §3.3, §6.1).
 
     The ``-sess`` variants are never offered in our challenges but are accepted
@@ -247,7 +247,7 @@ def _decode_ext_value(value: str) -> str:
         raise RemoteProtocolError("digest username* is not UTF-8", status=400) from None
 
 
-class NonceStatus(Enum):
+class NonceStatus(FastEnum):
     """What a nonce check found."""
 
     VALID = "valid"
@@ -352,7 +352,7 @@ class NonceService:
         return NonceStatus.VALID
 
 
-class AuthResult(Enum):
+class AuthResult(FastEnum):
     """The outcome of checking digest credentials."""
 
     OK = "ok"

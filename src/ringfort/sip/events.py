@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, NamedTuple, TypeAlias
 
 if TYPE_CHECKING:
     from ringfort.sip.address import Peer
     from ringfort.sip.message import Request, Response
 
 
-@dataclass(frozen=True, slots=True)
-class ClientHandle:
-    """Names a client transaction: the key responses are matched by (RFC 3261 §17.1.3)."""
+class ClientHandle(NamedTuple):
+    """Names a client transaction: the key responses are matched by (RFC 3261 §17.1.3).
+
+    A handle keys several dicts and is looked up a few dozen times per call: as a tuple
+    it hashes and compares in C. The two kinds of handle never compare equal, having
+    different lengths.
+    """
 
     branch: str
     """The branch parameter of the top Via of the request we sent."""
@@ -20,8 +24,7 @@ class ClientHandle:
     """The CSeq method of that request (a CANCEL shares its INVITE's branch)."""
 
 
-@dataclass(frozen=True, slots=True)
-class ServerHandle:
+class ServerHandle(NamedTuple):
     """Names a server transaction: the key requests are matched by (RFC 3261 §17.2.3).
 
     For a request whose branch lacks the ``z9hG4bK`` magic cookie (an RFC 2543

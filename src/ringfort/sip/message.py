@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeAlias, TypeVar, cast
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import Generic, TypeAlias, TypeVar, cast
 
 from ringfort.errors import LocalProtocolError
 from ringfort.sip._abnf import TOKEN_RE, SipParseError, split_list
@@ -637,11 +637,11 @@ class _MessageBase:
         return self.serialize()
 
 
-def _parse_vias(lines: list[str]) -> list[Via]:
+def _parse_vias(lines: Iterable[str]) -> list[Via]:
     return [Via.parse(element) for value in lines for element in split_list(value, strict=True)]
 
 
-def _parse_contacts(lines: list[str]) -> list[Contact]:
+def _parse_contacts(lines: Sequence[str]) -> list[Contact]:
     if len(lines) == 1 and lines[0] == "*":
         return []
     return [Contact.parse(element) for value in lines for element in split_list(value, strict=True)]
@@ -892,29 +892,70 @@ def _parse_request_line(start: str) -> Request:
 
 _REQUIRED_HEADERS = ("from", "to", "call-id", "cseq")
 
+_K = TypeVar("_K", str, tuple[str, ...])
+
+
+class _ParseMemo(Generic[_K, _T]):
+    """Values parsed lately, by the header text they were parsed from.
+
+    The messages of a dialog repeat its From, To, Contact and CSeq lines, and a
+    transaction's responses its Via, so with this most of them are parsed once per dialog
+    rather than once per message. Parsed values are never changed in place (see
+    `Headers`), so messages may share them. Two generations bound the memory: when the
+    newer is full it becomes the older, and the older is dropped. Text that does not
+    parse is not kept: it raises every time.
+    """
+
+    __slots__ = ("_new", "_old", "_parse", "_size")
+
+    def __init__(self, parse: Callable[[_K], _T], size: int = 4096) -> None:
+        self._parse: Callable[[_K], _T] = parse
+        self._size = size
+        self._new: dict[_K, _T] = {}
+        self._old: dict[_K, _T] = {}
+
+    def __call__(self, text: _K) -> _T:
+        value = self._new.get(text)
+        if value is None:
+            value = self._old.get(text)
+            if value is None:
+                value = self._parse(text)
+            if len(self._new) >= self._size:
+                self._old, self._new = self._new, {}
+            self._new[text] = value
+        return value
+
+
+_VIAS: _ParseMemo[tuple[str, ...], list[Via]] = _ParseMemo(lambda lines: _parse_vias(lines))
+_CONTACTS: _ParseMemo[tuple[str, ...], list[Contact]] = _ParseMemo(
+    lambda lines: _parse_contacts(lines)
+)
+_NAME_ADDRS: _ParseMemo[str, NameAddr] = _ParseMemo(NameAddr.parse)
+_CSEQS: _ParseMemo[str, CSeq] = _ParseMemo(CSeq.parse)
+
 
 def _check_typed_headers(
     message: Message, single: dict[str, str], via_lines: list[str], contact_lines: list[str]
 ) -> dict[str, object]:
     """Parse the headers every element relies on; what is parsed is kept for the accessors."""
-    vias = _parse_vias(via_lines)
+    vias = _VIAS(tuple(via_lines))
     if isinstance(message, Request) and vias[0].branch == MAGIC_COOKIE:
         # RFC 4475 §3.2.1: the bare cookie names no transaction, so the request could
         # not be matched to one (RFC 3261 §17.2.3).
         raise SipParseError("Via branch is only the magic cookie")
-    cseq = CSeq.parse(single["cseq"])
+    cseq = _CSEQS(single["cseq"])
     if isinstance(message, Request) and cseq.method != message.method:
         raise SipParseError("CSeq method does not match the request method")
     parsed: dict[str, object] = {
         "via": vias,
-        "from": NameAddr.parse(single["from"]),
-        "to": NameAddr.parse(single["to"]),
+        "from": _NAME_ADDRS(single["from"]),
+        "to": _NAME_ADDRS(single["to"]),
         "cseq": cseq,
     }
     if _CALL_ID_RE.fullmatch(single["call-id"]) is None:
         raise SipParseError("malformed Call-ID")
     if contact_lines:
-        parsed["contact"] = _parse_contacts(contact_lines)
+        parsed["contact"] = _CONTACTS(tuple(contact_lines))
     max_forwards = single.get("max-forwards")
     if max_forwards is not None:
         _parse_max_forwards(max_forwards)

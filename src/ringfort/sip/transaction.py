@@ -19,10 +19,10 @@ import itertools
 import secrets
 from collections import deque
 from collections.abc import Mapping
-from enum import Enum
 from typing import Generic, TypeAlias, TypeVar
 
 from ringfort.errors import LocalProtocolError, RemoteProtocolError
+from ringfort.fast_enum import FastEnum
 from ringfort.sip.address import Peer
 from ringfort.sip.events import (
     AckReceived,
@@ -121,7 +121,7 @@ def server_key(message: Message, *, method: str | None = None) -> ServerHandle:
     return ServerHandle(branch, via.host.lower(), via.port, method)
 
 
-class Timer(Enum):
+class Timer(FastEnum):
     """The transaction timers of RFC 3261 Table 4 and RFC 6026."""
 
     A = "Timer A"
@@ -163,7 +163,7 @@ _FIRING_ORDER: Mapping[Timer, int] = {
 }
 
 
-class Input(Enum):
+class Input(FastEnum):
     """Everything that can happen to a transaction, named for the transition tables."""
 
     RECEIVE_PROVISIONAL = "1xx received"
@@ -223,7 +223,7 @@ _TIMER_INPUT: Mapping[Timer, Input] = {
 }
 
 
-class ClientInviteState(Enum):
+class ClientInviteState(FastEnum):
     """States of the INVITE client transaction (RFC 3261 Figure 5 as amended by RFC 6026 §7.2)."""
 
     CALLING = "Calling"
@@ -233,7 +233,7 @@ class ClientInviteState(Enum):
     TERMINATED = "Terminated"
 
 
-class ClientNonInviteState(Enum):
+class ClientNonInviteState(FastEnum):
     """States of the non-INVITE client transaction (RFC 3261 Figure 6)."""
 
     TRYING = "Trying"
@@ -242,7 +242,7 @@ class ClientNonInviteState(Enum):
     TERMINATED = "Terminated"
 
 
-class ServerInviteState(Enum):
+class ServerInviteState(FastEnum):
     """States of the INVITE server transaction (RFC 3261 Figure 7 as amended by RFC 6026 §7.1)."""
 
     PROCEEDING = "Proceeding"
@@ -252,7 +252,7 @@ class ServerInviteState(Enum):
     TERMINATED = "Terminated"
 
 
-class ServerNonInviteState(Enum):
+class ServerNonInviteState(FastEnum):
     """States of the non-INVITE server transaction (RFC 3261 Figure 8)."""
 
     TRYING = "Trying"
@@ -391,17 +391,27 @@ class _Transaction(Generic[StateT, HandleT]):
 
     def get_timer(self) -> float | None:
         """The earliest deadline at which ``handle_timer`` must be called, if any."""
-        return min(self._deadlines.values(), default=None)
+        deadlines = self._deadlines
+        if len(deadlines) < 2:
+            # Most of a transaction's life has one timer running (or none): no min() call.
+            for deadline in deadlines.values():
+                return deadline
+            return None
+        return min(deadlines.values())
 
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at ``now``, earliest first."""
-        while self._deadlines:
-            timer, deadline = min(
-                self._deadlines.items(), key=lambda item: (item[1], _FIRING_ORDER[item[0]])
-            )
+        deadlines = self._deadlines
+        while deadlines:
+            if len(deadlines) == 1:
+                [(timer, deadline)] = deadlines.items()
+            else:
+                timer, deadline = min(
+                    deadlines.items(), key=lambda item: (item[1], _FIRING_ORDER[item[0]])
+                )
             if deadline > now:
                 break
-            del self._deadlines[timer]
+            del deadlines[timer]
             self._fire(timer, now)
         self._settle()
 
@@ -1004,8 +1014,10 @@ class TransactionLayer:
         return self._servers.get(handle)
 
     def _collect(self, transaction: Transaction) -> None:
-        peer = transaction.peer
-        self._outgoing.extend((message, peer) for message in transaction.messages_to_send())
+        messages = transaction.messages_to_send()
+        if messages:
+            peer = transaction.peer
+            self._outgoing.extend([(message, peer) for message in messages])
         while (event := transaction.next_event()) is not None:
             self._events.append(event)
         handle = transaction.handle

@@ -109,6 +109,7 @@ class PortPool:
             try:
                 return await RtpSocketPair.start(
                     host=host,
+                    rtp_port=port,
                     rtp_sock=rtp_sock,
                     rtcp_sock=rtcp_sock,
                     on_rtp=on_rtp,
@@ -164,6 +165,81 @@ class _MediaProtocol(asyncio.DatagramProtocol):
         if not self.closed.done():
             self.closed.set_result(None)
             self._on_lost()
+        # The handler is a method of the leg that holds this socket: let go of it, so the
+        # leg is freed when the call drops it, not by a cycle collection later.
+        self._handler = _ignore_datagram
+        self._on_lost = _nothing
+
+
+def _ignore_datagram(data: bytes, addr: tuple[Any, ...]) -> None:
+    """What a closed media socket hands its datagrams to: nothing."""
+
+
+def _nothing() -> None:
+    """What a closed media socket calls when it closes again: nothing."""
+
+
+class _RtcpSocket:
+    """The RTCP socket of a leg, read straight from the event loop.
+
+    RTCP is a packet every few seconds, so it needs no transport of its own: a reader
+    on the bare socket costs less to open and close, twice per call, than a datagram
+    transport, and closing it frees the port at once.
+    """
+
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        sock: socket.socket,
+        handler: DatagramHandler,
+        on_closed: Callable[[], None],
+    ) -> None:
+        self._loop = loop
+        self._sock = sock
+        self._handler = handler
+        self._on_closed = on_closed
+        self.errors = 0
+        loop.add_reader(sock.fileno(), self._read)
+
+    def _read(self) -> None:
+        # A few datagrams per wake-up at most; the rest wait for the next one.
+        for _ in range(8):
+            try:
+                data, addr = self._sock.recvfrom(_RTCP_MAX_SIZE)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as error:
+                # ICMP unreachable from a phone that went away: routine (see _MediaProtocol).
+                self.errors += 1
+                logger.debug("RTCP socket error: %r", error)
+                return
+            try:
+                self._handler(data, addr)
+            except Exception:
+                logger.exception("failed to handle an RTCP datagram from %s", addr)
+
+    def send(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        if self._sock.fileno() < 0:
+            return
+        try:
+            self._sock.sendto(data, addr)
+        except OSError as error:
+            # A full buffer or an unreachable phone: RTCP is a report, not worth a retry.
+            self.errors += 1
+            logger.debug("RTCP send to %s failed: %r", addr, error)
+
+    def close(self) -> None:
+        if self._sock.fileno() < 0:
+            return
+        self._loop.remove_reader(self._sock.fileno())
+        self._sock.close()
+        on_closed, self._on_closed = self._on_closed, _nothing
+        # As _MediaProtocol does: no reference back to the leg once closed.
+        self._handler = _ignore_datagram
+        on_closed()
+
+
+_RTCP_MAX_SIZE = 65535
 
 
 class RtpSocketPair:
@@ -180,9 +256,8 @@ class RtpSocketPair:
         host: str,
         rtp_port: int,
         rtp_transport: asyncio.DatagramTransport,
-        rtcp_transport: asyncio.DatagramTransport,
         rtp_protocol: _MediaProtocol,
-        rtcp_protocol: _MediaProtocol,
+        rtcp: _RtcpSocket,
     ) -> None:
         self.host = host
         """The local address both sockets are bound on."""
@@ -191,9 +266,8 @@ class RtpSocketPair:
         self.rtcp_port = rtp_port + 1
         """The local RTCP port (RFC 3550 §11: the RTP port plus one)."""
         self._rtp_transport = rtp_transport
-        self._rtcp_transport = rtcp_transport
         self._rtp_protocol = rtp_protocol
-        self._rtcp_protocol = rtcp_protocol
+        self._rtcp = rtcp
         self._closing = False
 
     @classmethod
@@ -201,13 +275,15 @@ class RtpSocketPair:
         cls,
         *,
         host: str,
+        rtp_port: int,
         rtp_sock: socket.socket,
         rtcp_sock: socket.socket,
         on_rtp: DatagramHandler,
         on_rtcp: DatagramHandler,
         on_closed: Callable[[], None],
     ) -> RtpSocketPair:
-        """Wrap two bound sockets in transports; ``on_closed`` runs once both are closed."""
+        """Receive on two sockets bound on ``rtp_port`` and the next port;
+        ``on_closed`` runs once both are closed."""
         loop = asyncio.get_running_loop()
         open_sockets = 2
 
@@ -221,9 +297,7 @@ class RtpSocketPair:
             lambda: _MediaProtocol(on_rtp, one_lost), sock=rtp_sock
         )
         try:
-            rtcp_transport, rtcp_protocol = await loop.create_datagram_endpoint(
-                lambda: _MediaProtocol(on_rtcp, one_lost), sock=rtcp_sock
-            )
+            rtcp = _RtcpSocket(loop, rtcp_sock, on_rtcp, one_lost)
         except BaseException:
             # Only one socket will ever report closing, so on_closed never runs and
             # the caller gives the pair back itself.
@@ -231,11 +305,10 @@ class RtpSocketPair:
             raise
         return cls(
             host=host,
-            rtp_port=rtp_sock.getsockname()[1],
+            rtp_port=rtp_port,
             rtp_transport=rtp_transport,
-            rtcp_transport=rtcp_transport,
             rtp_protocol=rtp_protocol,
-            rtcp_protocol=rtcp_protocol,
+            rtcp=rtcp,
         )
 
     @property
@@ -246,7 +319,7 @@ class RtpSocketPair:
     @property
     def errors(self) -> int:
         """Socket errors reported so far (ICMP unreachable, failed sends)."""
-        return self._rtp_protocol.errors + self._rtcp_protocol.errors
+        return self._rtp_protocol.errors + self._rtcp.errors
 
     def send_rtp(self, data: bytes, addr: tuple[Any, ...]) -> None:
         """Send one datagram from the RTP port."""
@@ -254,7 +327,7 @@ class RtpSocketPair:
 
     def send_rtcp(self, data: bytes, addr: tuple[Any, ...]) -> None:
         """Send one datagram from the RTCP port."""
-        self._rtcp_transport.sendto(data, addr)
+        self._rtcp.send(data, addr)
 
     def close(self) -> None:
         """Close both sockets now, dropping anything unsent; safe to call more than once."""
@@ -266,13 +339,12 @@ class RtpSocketPair:
         try:
             self._rtp_transport.abort()
         finally:
-            self._rtcp_transport.abort()
+            self._rtcp.close()
 
     async def wait_closed(self) -> None:
         """Wait until both sockets are closed and the ports are back in the pool."""
-        # One after the other: cheaper than a gather, and both must be done either way.
+        # The RTCP socket closes at once; the RTP transport reports its closing later.
         await self._rtp_protocol.closed
-        await self._rtcp_protocol.closed
 
     def __repr__(self) -> str:
         return f"<RtpSocketPair {self.host}:{self.rtp_port}/{self.rtcp_port}>"

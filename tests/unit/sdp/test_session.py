@@ -335,3 +335,32 @@ def test_near_valid_bodies_either_raise_remote_error_or_round_trip(
     except RemoteProtocolError:
         return
     assert SessionDescription.parse(sdp.serialize()) == sdp
+
+
+def test_rtpmaps_names_every_known_format_as_rtpmap_does() -> None:
+    sdp = SessionDescription.parse(
+        b"v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0 8 96 97 101 98\r\n"
+        b"a=rtpmap:0 PCMU/8000\r\n"
+        b"a=rtpmap:96 opus/48000/2\r\na=rtpmap:96 speex/8000\r\n"
+        b"a=rtpmap:97 garbage\r\n"
+        b"a=rtpmap:101 telephone-event/8000\r\n"
+    )
+    media = sdp.media[0]
+    maps = media.rtpmaps()
+    # 8 is static (RFC 3551); 97's rtpmap is malformed and 98 has none: both unknown.
+    assert list(maps) == ["0", "8", "96", "101"]
+    assert maps["96"] == RtpMap("opus", 48000, 2)  # the first rtpmap for a type wins
+    assert maps["8"] == RtpMap("PCMA", 8000, 1)
+    for payload_type in media.formats:
+        assert maps.get(payload_type) == media.rtpmap(payload_type)
+
+
+def test_a_repeated_attribute_line_parses_to_the_same_value_each_time() -> None:
+    body = b"v=0\r\no=- 1 1 IN IP4 h\r\ns=-\r\nt=0 0\r\nm=audio 9 RTP/AVP 0\r\na=ptime:20\r\n"
+    first, second = SessionDescription.parse(body), SessionDescription.parse(body)
+    assert first.media[0].attributes == second.media[0].attributes == (Attribute("ptime", "20"),)
+    with pytest.raises(RemoteProtocolError):
+        SessionDescription.parse(body.replace(b"a=ptime:20", b"a=:20"))
+    with pytest.raises(RemoteProtocolError):
+        # Kept values never let a malformed line through the second time either.
+        SessionDescription.parse(body.replace(b"a=ptime:20", b"a=:20"))

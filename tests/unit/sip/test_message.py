@@ -595,3 +595,59 @@ def test_replace_top_via_rewrites_only_the_top_and_keeps_the_rest() -> None:
     assert reparsed == message
     assert reparsed.top_via.received == "192.0.2.7"
     assert [v.host for v in reparsed.vias] == ["10.0.0.1", "10.0.0.2"]
+
+
+_DIALOG_REQUEST = (
+    "BYE sip:102@127.0.0.1 SIP/2.0\r\n"
+    "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-{n}\r\n"
+    'From: "Alice" <sip:101@127.0.0.1>;tag=a1\r\n'
+    "To: <sip:102@127.0.0.1>;tag=b2\r\n"
+    "Call-ID: dialog-1\r\n"
+    "CSeq: {n} BYE\r\n"
+    "Contact: <sip:101@127.0.0.1:5070>\r\n"
+    "Content-Length: 0\r\n\r\n"
+)
+
+
+def test_messages_of_a_dialog_share_parsed_headers_and_stay_independent() -> None:
+    first = parse_message(_DIALOG_REQUEST.format(n=1).encode())
+    second = parse_message(_DIALOG_REQUEST.format(n=2).encode())
+    assert first.from_ == second.from_
+    assert first.from_.display_name == "Alice"
+    assert (first.from_tag, second.to_tag) == ("a1", "b2")
+    # What one message hands out is a copy: changing it changes neither message.
+    changed = first.from_
+    changed.params["tag"] = "zz"
+    first.headers.set("To", "<sip:103@127.0.0.1>;tag=c3")
+    assert (first.from_tag, second.from_tag) == ("a1", "a1")
+    assert (first.to_tag, second.to_tag) == ("c3", "b2")
+    assert second.contacts[0].uri.port == 5070
+    assert (first.cseq.number, second.cseq.number) == (1, 2)
+
+
+def test_a_malformed_header_is_refused_each_time_it_comes() -> None:
+    bad = _DIALOG_REQUEST.format(n=1).replace("To: <sip:102@127.0.0.1>", "To: <sip:102@>")
+    for _ in range(2):
+        with pytest.raises(SipParseError):
+            parse_message(bad.encode())
+
+
+def test_the_parse_memo_keeps_two_generations_of_values() -> None:
+    from ringfort.sip.message import _ParseMemo
+
+    parsed: list[str] = []
+
+    def parse(text: str) -> list[str]:
+        parsed.append(text)
+        return [text]
+
+    memo: _ParseMemo[str, list[str]] = _ParseMemo(parse, size=2)
+    assert memo("a") is memo("a")
+    memo("b")
+    memo("c")  # the newer generation was full: "a" and "b" are the older one now
+    memo("a")  # still known, and kept in the newer generation again
+    assert parsed == ["a", "b", "c"]
+    memo("d")
+    memo("e")
+    memo("b")  # two generations later "b" is gone and is parsed again
+    assert parsed == ["a", "b", "c", "d", "e", "b"]
