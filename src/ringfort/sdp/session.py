@@ -10,6 +10,7 @@ from enum import StrEnum
 from typing import NamedTuple
 
 from ringfort.errors import RemoteProtocolError
+from ringfort.parse_memo import ParseMemo
 
 __all__ = [
     "STATIC_PAYLOAD_TYPES",
@@ -235,33 +236,33 @@ class MediaDescription:
         A malformed ``a=rtpmap`` is treated as absent rather than failing the whole body.
         """
         wanted = str(payload_type)
-        for attribute in self.attributes:
-            if attribute.name != "rtpmap":
-                continue
-            entry = _parse_rtpmap(attribute.value or "")
-            if entry is not None and entry[0] == wanted:
-                return entry[1]
-        if "RTP/" in self.proto.upper() and wanted.isdigit() and len(wanted) <= 3:
-            return STATIC_PAYLOAD_TYPES.get(int(wanted))
-        return None
+        return self._named_rtpmaps().get(wanted) or self._static_rtpmap(wanted)
 
     def rtpmaps(self) -> dict[str, RtpMap]:
         """`rtpmap` of every format that has an encoding known, in one pass (by format)."""
-        named: dict[str, RtpMap] = {}
-        for attribute in self.attributes:
-            if attribute.name == "rtpmap":
-                entry = _parse_rtpmap(attribute.value or "")
-                if entry is not None and entry[0] not in named:
-                    named[entry[0]] = entry[1]
-        static = "RTP/" in self.proto.upper()
+        named = self._named_rtpmaps()
         found: dict[str, RtpMap] = {}
         for wanted in self.formats:
-            rtpmap = named.get(wanted)
-            if rtpmap is None and static and wanted.isdigit() and len(wanted) <= 3:
-                rtpmap = STATIC_PAYLOAD_TYPES.get(int(wanted))
+            rtpmap = named.get(wanted) or self._static_rtpmap(wanted)
             if rtpmap is not None:
                 found[wanted] = rtpmap
         return found
+
+    def _named_rtpmaps(self) -> dict[str, RtpMap]:
+        # The first well-formed a=rtpmap of each payload type.
+        named: dict[str, RtpMap] = {}
+        for attribute in self.attributes:
+            if attribute.name == "rtpmap":
+                entry = _RTPMAPS(attribute.value or "")
+                if entry is not None and entry[0] not in named:
+                    named[entry[0]] = entry[1]
+        return named
+
+    def _static_rtpmap(self, wanted: str) -> RtpMap | None:
+        # An RTP profile's static payload type (RFC 3551 §6).
+        if "RTP/" in self.proto.upper() and wanted.isdigit() and len(wanted) <= 3:
+            return STATIC_PAYLOAD_TYPES.get(int(wanted))
+        return None
 
     def fmtp(self, payload_type: int | str) -> str | None:
         """The format parameters of ``a=fmtp:<payload type> <parameters>``, if any."""
@@ -496,7 +497,7 @@ class _MediaBuilder:
         elif kind == "b":
             self.bandwidths.append(_parse_bandwidth(value))
         elif kind == "a":
-            self.attributes.append(_parse_attribute(value))
+            self.attributes.append(_ATTRIBUTES(value))
         elif kind in _MEDIA_EXTRA_TYPES:
             if any(existing == kind for existing, _ in self.extra_lines):
                 raise _error(f"more than one {kind}= line in a media section")
@@ -582,7 +583,7 @@ class _Parser:
                 last = timing[-1]
                 timing[-1] = dataclasses.replace(last, repeats=(*last.repeats, value))
             elif kind == "a":
-                attributes.append(_parse_attribute(value))
+                attributes.append(_ATTRIBUTES(value))
             elif kind in _SESSION_EXTRA_TYPES:
                 if kind in _SINGLE_SESSION_LINES and any(k == kind for k, _ in extra_lines):
                     raise _error(f"more than one {kind}= line")
@@ -642,38 +643,22 @@ def _parse_bandwidth(value: str) -> Bandwidth:
 
 
 def _parse_attribute(value: str) -> Attribute:
-    # Phones repeat the same attribute lines (codecs, ptime, direction) in every offer
-    # and answer; an Attribute is immutable, so one parsed value serves them all.
-    attribute = _ATTRIBUTES.get(value)
-    if attribute is None:
-        match = _ATTRIBUTE_RE.fullmatch(value)
-        if match is None:
-            raise _error(f"bad a= line {value!r}")
-        attribute = Attribute(match[1], match[2])
-        if len(_ATTRIBUTES) >= _KEPT_LINES:
-            _ATTRIBUTES.clear()
-        _ATTRIBUTES[value] = attribute
-    return attribute
-
-
-_KEPT_LINES = 1024
-"""Parsed ``a=`` and rtpmap values kept for reuse; all are forgotten when this many are."""
-_ATTRIBUTES: dict[str, Attribute] = {}
-_RTPMAPS: dict[str, tuple[str, RtpMap] | None] = {}
+    match = _ATTRIBUTE_RE.fullmatch(value)
+    if match is None:
+        raise _error(f"bad a= line {value!r}")
+    return Attribute(match[1], match[2])
 
 
 def _parse_rtpmap(value: str) -> tuple[str, RtpMap] | None:
     """(payload type, encoding) of an ``a=rtpmap`` value; None when it is malformed."""
-    try:
-        return _RTPMAPS[value]
-    except KeyError:
-        pass
     match = _RTPMAP_RE.fullmatch(value)
-    entry = None
-    if match is not None:
-        channels = int(match[4]) if match[4] is not None else 1
-        entry = (match[1], RtpMap(match[2], int(match[3]), channels))
-    if len(_RTPMAPS) >= _KEPT_LINES:
-        _RTPMAPS.clear()
-    _RTPMAPS[value] = entry
-    return entry
+    if match is None:
+        return None
+    channels = int(match[4]) if match[4] is not None else 1
+    return match[1], RtpMap(match[2], int(match[3]), channels)
+
+
+# Phones repeat the same attribute lines (codecs, ptime, direction) in every offer and
+# answer; Attribute and RtpMap are immutable, so one parsed value serves them all.
+_ATTRIBUTES: ParseMemo[str, Attribute] = ParseMemo(_parse_attribute)
+_RTPMAPS: ParseMemo[str, tuple[str, RtpMap] | None] = ParseMemo(_parse_rtpmap)

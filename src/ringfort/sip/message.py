@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Generic, TypeAlias, TypeVar, cast
+from typing import TypeAlias, TypeVar, cast
 
 from ringfort.errors import LocalProtocolError
+from ringfort.parse_memo import ParseMemo
 from ringfort.sip._abnf import TOKEN_RE, SipParseError, split_list
 from ringfort.sip.headers import (
     MAGIC_COOKIE,
@@ -892,46 +893,12 @@ def _parse_request_line(start: str) -> Request:
 
 _REQUIRED_HEADERS = ("from", "to", "call-id", "cseq")
 
-_K = TypeVar("_K", str, tuple[str, ...])
-
-
-class _ParseMemo(Generic[_K, _T]):
-    """Values parsed lately, by the header text they were parsed from.
-
-    The messages of a dialog repeat its From, To, Contact and CSeq lines, and a
-    transaction's responses its Via, so with this most of them are parsed once per dialog
-    rather than once per message. Parsed values are never changed in place (see
-    `Headers`), so messages may share them. Two generations bound the memory: when the
-    newer is full it becomes the older, and the older is dropped: with the four memos
-    below full, about 7 MB. Text that does not parse is not kept: it raises every time.
-    """
-
-    __slots__ = ("_new", "_old", "_parse", "_size")
-
-    def __init__(self, parse: Callable[[_K], _T], size: int = 1024) -> None:
-        self._parse: Callable[[_K], _T] = parse
-        self._size = size
-        self._new: dict[_K, _T] = {}
-        self._old: dict[_K, _T] = {}
-
-    def __call__(self, text: _K) -> _T:
-        value = self._new.get(text)
-        if value is None:
-            value = self._old.get(text)
-            if value is None:
-                value = self._parse(text)
-            if len(self._new) >= self._size:
-                self._old, self._new = self._new, {}
-            self._new[text] = value
-        return value
-
-
-_VIAS: _ParseMemo[tuple[str, ...], list[Via]] = _ParseMemo(lambda lines: _parse_vias(lines))
-_CONTACTS: _ParseMemo[tuple[str, ...], list[Contact]] = _ParseMemo(
-    lambda lines: _parse_contacts(lines)
-)
-_NAME_ADDRS: _ParseMemo[str, NameAddr] = _ParseMemo(NameAddr.parse)
-_CSEQS: _ParseMemo[str, CSeq] = _ParseMemo(CSeq.parse)
+# The headers of a dialog's messages, each parsed once (see ParseMemo): with all four
+# full, about 7 MB.
+_VIAS: ParseMemo[tuple[str, ...], list[Via]] = ParseMemo(_parse_vias)
+_CONTACTS: ParseMemo[tuple[str, ...], list[Contact]] = ParseMemo(_parse_contacts)
+_NAME_ADDRS: ParseMemo[str, NameAddr] = ParseMemo(NameAddr.parse)
+_CSEQS: ParseMemo[str, CSeq] = ParseMemo(CSeq.parse)
 
 
 def _check_typed_headers(

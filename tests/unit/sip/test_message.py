@@ -630,24 +630,3 @@ def test_a_malformed_header_is_refused_each_time_it_comes() -> None:
     for _ in range(2):
         with pytest.raises(SipParseError):
             parse_message(bad.encode())
-
-
-def test_the_parse_memo_keeps_two_generations_of_values() -> None:
-    from ringfort.sip.message import _ParseMemo
-
-    parsed: list[str] = []
-
-    def parse(text: str) -> list[str]:
-        parsed.append(text)
-        return [text]
-
-    memo: _ParseMemo[str, list[str]] = _ParseMemo(parse, size=2)
-    assert memo("a") is memo("a")
-    memo("b")
-    memo("c")  # the newer generation was full: "a" and "b" are the older one now
-    memo("a")  # still known, and kept in the newer generation again
-    assert parsed == ["a", "b", "c"]
-    memo("d")
-    memo("e")
-    memo("b")  # two generations later "b" is gone and is parsed again
-    assert parsed == ["a", "b", "c", "d", "e", "b"]
