@@ -53,4 +53,9 @@ ensure_venv() {
         "${pip[@]}" install --no-deps -e "$ringfort_root"
         touch "$stamp"
     fi
+    # Byte-compile the sources now: a checkout installed in editable mode is otherwise
+    # compiled again by every process that starts (each CLI command, about a second)
+    # wherever PYTHONDONTWRITEBYTECODE is set. Python recompiles in memory any module
+    # changed since, so this never serves stale code.
+    "$ringfort_root/.venv/bin/python" -m compileall -q -j 0 "$ringfort_root/src" >/dev/null
 }

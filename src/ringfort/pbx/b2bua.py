@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from ringfort import randomness
 from ringfort.bus import EventBus
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import RemoteProtocolError
@@ -635,7 +636,7 @@ class B2bua:
                 ("Max-Forwards", "70"),
                 ("From", str(local)),
                 ("To", str(remote)),
-                ("Call-ID", f"{secrets.token_hex(12)}@{bracket(host)}"),
+                ("Call-ID", f"{randomness.token_hex(12)}@{bracket(host)}"),
                 ("CSeq", "1 INVITE"),
                 ("Contact", self._contact(peer)),
                 ("Allow", ALLOW),
@@ -2100,8 +2101,8 @@ def _caller_id(request: Request, number: str, configured: str) -> str:
 
 
 def _new_tag() -> str:
-    return secrets.token_hex(6)
+    return randomness.token_hex(6)
 
 
 def _session_id() -> int:
-    return secrets.randbelow(2**62)
+    return randomness.randbelow(2**62)

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from collections.abc import Callable
 from typing import Protocol
 
+from ringfort import randomness
 from ringfort.pbx.location import LocationService, target_of
 from ringfort.pbx.outgoing import bracket, our_via
 from ringfort.pbx.ports import Binding
@@ -55,9 +55,9 @@ def keepalive_request(binding: Binding, peer: Peer, host: str, port: int) -> Req
         [
             ("Via", str(via)),
             ("Max-Forwards", "70"),
-            ("From", f"<sip:ringfort@{local}:{port}>;tag={secrets.token_hex(6)}"),
+            ("From", f"<sip:ringfort@{local}:{port}>;tag={randomness.token_hex(6)}"),
             ("To", f"<{binding.contact}>"),
-            ("Call-ID", f"{secrets.token_hex(12)}@{local}"),
+            ("Call-ID", f"{randomness.token_hex(12)}@{local}"),
             ("CSeq", "1 OPTIONS"),
             ("Accept", "application/sdp"),
         ]

@@ -6,6 +6,7 @@ behind to the store in batches, so a restart finds them again.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Callable, Iterable
 
@@ -116,7 +117,13 @@ def target_of(binding: Binding) -> Peer:
 
 def contact_target(binding: Binding) -> Peer:
     """The address the binding's Contact URI names itself (RFC 3263 without DNS)."""
-    contact = URI.parse(binding.contact)
+    return _contact_peer(binding.contact)
+
+
+@functools.lru_cache(maxsize=1024)
+def _contact_peer(contact_text: str) -> Peer:
+    # Kept by text: every call to a phone reads the same Contact of its binding.
+    contact = URI.parse(contact_text)
     transport = contact.transport.upper()
     port = contact.port or (5061 if contact.scheme == "sips" else 5060)
     return Peer(transport if transport in ("UDP", "TCP") else "UDP", contact.host, port)

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ringfort import randomness
 from ringfort.pbx.location import LocationService, reachable_peer
 from ringfort.pbx.outgoing import bracket, our_contact, our_via
 from ringfort.pbx.ports import Binding
@@ -173,7 +173,7 @@ class MessageWaiting:
             response.headers.set("Min-Expires", str(MIN_EXPIRES))
             self._reply(handle, response)
             return
-        tag = secrets.token_hex(6)
+        tag = randomness.token_hex(6)
         response = make_response(request, 200, to_tag=tag)
         dialog = Dialog.as_uas(request, tag)
         response.headers.set("Contact", self._contact(peer))
@@ -263,9 +263,9 @@ class MessageWaiting:
             [
                 ("Via", str(self._via(peer))),
                 ("Max-Forwards", "70"),
-                ("From", str(NameAddr(None, account, {"tag": secrets.token_hex(6)}))),
+                ("From", str(NameAddr(None, account, {"tag": randomness.token_hex(6)}))),
                 ("To", str(NameAddr(None, account))),
-                ("Call-ID", f"{secrets.token_hex(12)}@{bracket(host)}"),
+                ("Call-ID", f"{randomness.token_hex(12)}@{bracket(host)}"),
                 ("CSeq", "1 NOTIFY"),
                 ("Contact", self._contact(peer)),
                 ("Event", EVENT),

@@ -8,11 +8,11 @@ the :class:`LocationService` at once and are written behind to the store.
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import formatdate
 
+from ringfort import randomness
 from ringfort.errors import RemoteProtocolError
 from ringfort.pbx.guard import AuthGuard
 from ringfort.pbx.location import LocationService, is_behind_nat
@@ -265,4 +265,4 @@ def _requested_expires(contact: Contact, header_expires: int | None, default: in
 
 
 def _new_tag() -> str:
-    return secrets.token_hex(6)
+    return randomness.token_hex(6)

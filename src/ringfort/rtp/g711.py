@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import sys
 from array import array
 from collections.abc import Callable
@@ -84,16 +85,26 @@ def _encode_table(encode_sample: Callable[[int], int]) -> bytes:
     return bytes(encode_sample(index - (index & 0x8000) * 2) for index in range(0x10000))
 
 
+# The encode tables are built when first needed: 65,536 samples each take some 50 ms,
+# which every process importing this module (each CLI command) would pay otherwise.
+@functools.cache
+def _ulaw_encode_table() -> bytes:
+    return _encode_table(_ulaw_encode_sample)
+
+
+@functools.cache
+def _alaw_encode_table() -> bytes:
+    return _encode_table(_alaw_encode_sample)
+
+
 _ULAW_DECODE = [_ulaw_decode_code(code) for code in range(256)]
 _ALAW_DECODE = [_alaw_decode_code(code) for code in range(256)]
 _ULAW_LOW, _ULAW_HIGH = _decode_tables(_ULAW_DECODE)
 _ALAW_LOW, _ALAW_HIGH = _decode_tables(_ALAW_DECODE)
-_ULAW_ENCODE = _encode_table(_ulaw_encode_sample)
-_ALAW_ENCODE = _encode_table(_alaw_encode_sample)
 # Transcoding goes through the linear value of each code, so a code and its transcode
 # decode to the nearest values the two laws share.
-_ULAW_TO_ALAW = bytes(_ALAW_ENCODE[value & 0xFFFF] for value in _ULAW_DECODE)
-_ALAW_TO_ULAW = bytes(_ULAW_ENCODE[value & 0xFFFF] for value in _ALAW_DECODE)
+_ULAW_TO_ALAW = bytes(_alaw_encode_sample(value) for value in _ULAW_DECODE)
+_ALAW_TO_ULAW = bytes(_ulaw_encode_sample(value) for value in _ALAW_DECODE)
 
 
 def _decode(data: bytes, low: bytes, high: bytes) -> bytes:
@@ -125,12 +136,12 @@ def alaw_to_linear(data: bytes) -> bytes:
 
 def linear_to_ulaw(pcm: bytes) -> bytes:
     """Encode 16-bit little-endian linear PCM to µ-law, one octet per sample."""
-    return _encode(pcm, _ULAW_ENCODE)
+    return _encode(pcm, _ulaw_encode_table())
 
 
 def linear_to_alaw(pcm: bytes) -> bytes:
     """Encode 16-bit little-endian linear PCM to A-law, one octet per sample."""
-    return _encode(pcm, _ALAW_ENCODE)
+    return _encode(pcm, _alaw_encode_table())
 
 
 def ulaw_to_alaw(data: bytes) -> bytes:

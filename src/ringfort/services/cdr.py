@@ -163,13 +163,15 @@ def cdr_values(
     Raises :class:`ValidationError` for inconsistent times or unknown values.
     """
     try:
-        disposition = Disposition(disposition)
+        if not isinstance(disposition, Disposition):
+            disposition = Disposition(disposition)
     except ValueError:
         raise ValidationError(
             f"disposition must be one of {', '.join(Disposition)}", field="disposition"
         ) from None
     try:
-        hangup_by = None if hangup_by is None else HangupBy(hangup_by)
+        if hangup_by is not None and not isinstance(hangup_by, HangupBy):
+            hangup_by = HangupBy(hangup_by)
     except ValueError:
         raise ValidationError(
             f"hangup_by must be one of {', '.join(HangupBy)}", field="hangup_by"

@@ -8,6 +8,7 @@ shown once; only their SHA-256 is stored, so a copy of the database opens nothin
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import re
 import secrets
@@ -41,9 +42,14 @@ again. A change through the API (revoking, disabling, logging out) takes effect 
 this process; one made by another process (the CLI) within this time."""
 PROOFS_KEPT = 10_000
 _hasher = PasswordHasher()
-# Verifying against this when the user does not exist costs what a real check costs, so
-# the answer's timing does not tell which usernames exist.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the user does not exist costs what a real check costs,
+    so the answer's timing does not tell which usernames exist. Made on first use: a
+    hash takes some 0.2 s, which every CLI command would pay at import otherwise."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,7 +255,7 @@ class UserService:
         """The user if the password is theirs (and they are not disabled); None otherwise."""
         async with self._db.session() as session:
             user = await session.scalar(select(User).where(User.username == username.lower()))
-        hashed = user.password_hash if user is not None else _DUMMY_HASH
+        hashed = user.password_hash if user is not None else await asyncio.to_thread(_dummy_hash)
         try:
             await asyncio.to_thread(_hasher.verify, hashed, password)
         except (VerificationError, InvalidHashError):

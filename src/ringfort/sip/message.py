@@ -491,7 +491,8 @@ class _MessageBase:
         value = cache.get(key)
         if value is None:
             value = cache[key] = parse()
-        return cast(_T, value)
+        # Not typing.cast: this runs for every header read, and cast is a call.
+        return value  # type: ignore[return-value]
 
     def _required(self, key: str) -> str:
         value = self.headers.get(key)

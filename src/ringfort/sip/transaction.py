@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import secrets
 from collections import deque
 from collections.abc import Mapping
 from typing import Generic, TypeAlias, TypeVar
 
+from ringfort import randomness
 from ringfort.errors import LocalProtocolError, RemoteProtocolError
 from ringfort.fast_enum import FastEnum
 from ringfort.sip.address import Peer
@@ -75,7 +75,7 @@ _COMPUTED_KEY_PREFIX = "rfc2543 "
 
 def new_branch() -> str:
     """A fresh branch for a request's Via: magic cookie and 96 random bits (RFC 3261 §8.1.1.7)."""
-    return MAGIC_COOKIE + secrets.token_hex(12)
+    return MAGIC_COOKIE + randomness.token_hex(12)
 
 
 def client_key(message: Message) -> ClientHandle:

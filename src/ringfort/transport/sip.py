@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import functools
 import ipaddress
 import itertools
 import logging
@@ -498,12 +499,14 @@ class SipTransport:
 
 def _stamp_via(request: Request, host: str, port: int) -> None:
     """Record where a request really came from in its top Via (RFC 3261 §18.2.1, RFC 3581 §4)."""
+    seen = request.peek_top_via()
+    fill_rport = seen.has_rport and seen.rport is None
+    if not fill_rport and not _host_differs(seen.host, host):
+        return  # nothing to stamp: no copy of the Via
     via = request.top_via  # a fresh object: changing it changes nothing until written back
-    if via.has_rport and via.rport is None:
+    if fill_rport:
         # RFC 3581 §4: fill in rport, and received even when it equals sent-by.
         via.params["rport"] = str(port)
-    elif not _host_differs(via.host, host):
-        return
     # RFC 5118 §4.5: an IPv6 received address is written as a reference, in brackets.
     via.params["received"] = f"[{host}]" if ":" in host else host
     request.replace_top_via(via)
@@ -518,7 +521,9 @@ def _is_keepalive(data: bytes) -> bool:
     return not data or data[0] < 0x02 or not data.strip()
 
 
+@functools.lru_cache(maxsize=1024)
 def _is_ip_address(host: str) -> bool:
+    # Kept by text: asked for every message sent, and the peers' addresses repeat.
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, host)
