@@ -187,8 +187,10 @@ def start_caller(
     rate: int | None = None,
     time_limit: int = 20,
     transport: Transport = "u1",
+    keys: Mapping[str, str] | None = None,
 ) -> SippRun:
-    """Register a fresh port as ``caller``, then call ``dialled`` from it with ``scenario``."""
+    """Register a fresh port as ``caller``, then call ``dialled`` from it with ``scenario``
+    (``keys`` fill its ``[key]`` keywords besides ``[caller]``)."""
     port = free_port_block(1)
     register_at(sipp, server, caller, port, transport=transport)
     # SIPp's default digest uri is the server's address; make it the Request-URI.
@@ -203,7 +205,7 @@ def start_caller(
         service=dialled,
         username=caller,
         password=password_of(caller),
-        keys={"caller": caller},
+        keys={"caller": caller, **(keys or {})},
         sip_port=port,
         calls=calls,
         time_limit=time_limit,

@@ -122,7 +122,9 @@ def free_port_block(
 
     The start is random so that test runs sharing a host rarely collide; no
     port is handed out twice by this process. A small race with other
-    processes remains, as with any probe-then-use scheme.
+    processes remains, as with any probe-then-use scheme. Late in a long run the
+    ports handed out leave few large gaps that random starts would find, so the
+    range is then searched from its low end.
     """
     with _port_lock:
         for _ in range(500):
@@ -133,6 +135,20 @@ def free_port_block(
             if all(port_is_free(port, host) for _, port in block):
                 _ports_handed_out.update(block)
                 return base
+        base = low
+        while base + size <= high:
+            taken = next(
+                (
+                    port
+                    for port in range(base, base + size)
+                    if (host, port) in _ports_handed_out or not port_is_free(port, host)
+                ),
+                None,
+            )
+            if taken is None:
+                _ports_handed_out.update((host, port) for port in range(base, base + size))
+                return base
+            base = taken + 1
     raise RuntimeError(f"no block of {size} free ports on {host}")
 
 

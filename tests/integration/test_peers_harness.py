@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Literal
 
+import peers
 import pytest
 from harness import BaresipFactory
 from peers import (
@@ -169,6 +170,20 @@ def test_free_port_block_hands_out_distinct_free_ports() -> None:
     second = free_port_block(4)
     assert not set(range(first, first + 4)) & set(range(second, second + 4))
     assert all(port_is_free(port) for port in range(second, second + 4))
+
+
+def test_free_port_block_finds_the_one_gap_left_in_a_crowded_range(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A long run has handed out most of the range: only ports low+40 .. low+59 are left,
+    # and every random start lands on a port handed out.
+    low = free_port_block(100)
+    gap = range(low + 40, low + 60)
+    peers._ports_handed_out.difference_update((LOCALHOST, port) for port in gap)
+    monkeypatch.setattr(peers.random, "randrange", lambda start, stop: low)
+    assert free_port_block(20, low=low, high=low + 100) == low + 40
+    with pytest.raises(RuntimeError, match="no block of 1 free ports"):
+        free_port_block(1, low=low, high=low + 100)
 
 
 def test_stop_process_kills_a_process_group_that_ignores_sigterm() -> None:

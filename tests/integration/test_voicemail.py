@@ -70,11 +70,12 @@ def office(ringfort_factory: ServerFactory) -> CallServer:
     return setup
 
 
-def switch_voicemail(server: RingfortServer, *, on: bool) -> None:
-    """Voicemail on or off for the owner, through the running server's API: in force for
-    the very next call (the CLI's change, from another process, lands within seconds)."""
+def switch_voicemail(server: RingfortServer, *, on: bool, number: str = OWNER) -> None:
+    """Voicemail on or off for ``number`` (the owner), through the running server's API: in
+    force for the very next call (the CLI's change, from another process, lands within
+    seconds)."""
     request = urllib.request.Request(
-        f"{server.http_url}/api/v1/voicemail/mailboxes/{OWNER}",
+        f"{server.http_url}/api/v1/voicemail/mailboxes/{number}",
         data=json.dumps({"enabled": on}).encode(),
         headers={"Content-Type": "application/json"},
         method="PUT",

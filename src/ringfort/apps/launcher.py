@@ -18,7 +18,8 @@ from ringfort.apps.queue.ports import QueueDirectory
 from ringfort.apps.voicemail import MailboxStore, MessageLimits, leave_message
 from ringfort.apps.voicemail_menu import run_voicemail_menu
 from ringfort.media.prompts import PromptLibrary
-from ringfort.pbx.control import CallControl, TransferRequested
+from ringfort.pbx.call import MAILBOX_CAUSES
+from ringfort.pbx.control import BridgeResult, CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind
 
 __all__ = ["MAX_HOPS", "Applications"]
@@ -65,13 +66,20 @@ class Applications:
         self._message_limits = message_limits or MessageLimits()
         self._zone = zone
 
-    async def run(self, call: CallControl, destination: Destination) -> None:
+    async def run(self, call: CallControl, destination: Destination | None) -> None:
         """Take ``call`` from ``destination`` on until it is connected or hung up.
 
         An application that transfers the caller (`CallControl.transfer`) hands it to
-        the number's destination here, as one more hop.
+        the number's destination here, as one more hop. Without a destination the caller
+        is bridged already (a call between two phones taken over for a transfer): the
+        bridged phone's transfers are followed from the start.
         """
         language = self._language
+        if destination is None:
+            first = await self._follow_bridge(call)
+            if first is None:
+                return
+            destination, language = first
         for _ in range(MAX_HOPS):
             try:
                 step = await self._step(call, destination, language)
@@ -128,6 +136,9 @@ class Applications:
         if kind is DestinationKind.EXTENSION:
             result = await call.bridge(destination.target)
             if not result.answered:
+                mailbox = await self._mailbox_after(call, destination.target, result)
+                if mailbox is not None:
+                    return mailbox, language
                 if call.answered and not call.gone:
                     await call.play(
                         clips_for(self._prompts, ("not-available", "goodbye"), language)
@@ -196,6 +207,26 @@ class Applications:
             return None
         log.warning("call %s: %s is not available yet", call.uniqueid, destination)
         return None
+
+    async def _mailbox_after(
+        self, call: CallControl, number: str, result: BridgeResult
+    ) -> Destination | None:
+        """Where an answered caller goes when extension ``number`` did not take the call:
+        its mailbox, if it has voicemail on and the failure is one a mailbox is for (busy,
+        declined, no answer, no phone), as for a call dialled straight to it; else None."""
+        if (
+            self._voicemail is None
+            or not call.answered
+            or call.gone
+            or result.cause not in MAILBOX_CAUSES
+        ):
+            return None
+        mailbox = await self._voicemail.mailbox(number)
+        if mailbox is None or not mailbox.enabled:
+            return None
+        log.info("call %s: %s %s; to voicemail", call.uniqueid, number, result.cause)
+        busy = result.cause in ("busy", "declined")
+        return Destination(DestinationKind.VOICEMAIL, number, busy=busy)
 
     async def _voicemail_menu(
         self, call: CallControl, store: MailboxStore, mailbox: str | None, language: str

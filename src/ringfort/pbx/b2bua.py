@@ -34,6 +34,7 @@ from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import RemoteProtocolError
 from ringfort.media.engine import LegFormat, LegMedia, MediaEngine
 from ringfort.pbx.call import (
+    MAILBOX_CAUSES,
     TIMED_OUT,
     Bridge,
     Call,
@@ -98,9 +99,11 @@ log = logging.getLogger(__name__)
 SDP = "application/sdp"
 RETRY_AFTER = "5"
 _BEEP_SECONDS = 0.2
+"""How long the beep that marks a recording switched on or off by key lasts."""
 _CDR_DST_ROOM = 80
 """The CDR ``dst`` column's width."""
-"""How long the beep that marks a recording switched on or off by key lasts."""
+_G711 = ((0, PCMU), (8, PCMA))
+"""The voice formats our own media speaks, with their static payload types (RFC 3551)."""
 
 
 @dataclass(eq=False)
@@ -375,12 +378,18 @@ class B2bua:
             call = self._by_media.get(media.leg_id)
             # A held phone sends nothing (recvonly or inactive), for as long as the
             # hold lasts: silence then is no sign of a vanished phone.
-            if call is not None and call.answered and call.held_by is None:
-                log.info(
-                    "call %s: no RTP from the %s for too long", call.uniqueid, _side_of(call, media)
-                )
-                self._hang_up(call, by=HangupBy.SYSTEM, cause="rtp-timeout")
-                ended += 1
+            if call is None or not call.answered or call.held_by is not None:
+                continue
+            callee = call.callee
+            if callee.dialog is None and media.leg_id == callee.media.leg_id:
+                # No phone on that leg now: the one there left (a transfer) and the next
+                # has not answered. The caller, still there, is watched on its own leg.
+                continue
+            log.info(
+                "call %s: no RTP from the %s for too long", call.uniqueid, _side_of(call, media)
+            )
+            self._hang_up(call, by=HangupBy.SYSTEM, cause="rtp-timeout")
+            ended += 1
         return ended
 
     async def close(self) -> None:
@@ -656,7 +665,9 @@ class B2bua:
         call.app = control
         self._spawn(self._run_app(call, control, destination))
 
-    async def _run_app(self, call: Call, control: CallControl, destination: Destination) -> None:
+    async def _run_app(
+        self, call: Call, control: CallControl, destination: Destination | None
+    ) -> None:
         assert self._launcher is not None
         try:
             await self._launcher.run(control, destination)
@@ -682,7 +693,7 @@ class B2bua:
                 port=caller.media.rtp_port,
                 rtcp_port=caller.media.rtcp_port,
                 origin=caller.origin(address, body_changes=False),
-                formats=((0, PCMU), (8, PCMA), (101, TELEPHONE_EVENT)),
+                formats=(*_G711, (101, TELEPHONE_EVENT)),
             ).serialize()
             caller.answer_in_ack = True
         else:
@@ -786,7 +797,7 @@ class B2bua:
             else:
                 self._join_callers(call, other, result)
 
-        self._reinvite(other.caller, wanted, answered)
+        self._reinvite(other.caller, self._offer(other.caller, wanted), answered)
         return result
 
     def _join_callers(self, call: Call, other: Call, result: asyncio.Future[BridgeResult]) -> None:
@@ -861,11 +872,14 @@ class B2bua:
             self._media.play_tone(call.caller.media, RINGBACK_EUROPE, None)
         self._ring(call, reachable, offer, ring_timeout)
 
-    def _offer(self, leg: Leg, media_format: EndpointFormat) -> bytes:
+    def _offer(self, leg: Leg, media_format: EndpointFormat, *, either_g711: bool = False) -> bytes:
         """Our offer to ``leg`` from its anchor: one codec (and telephone-event), as the
-        phone at the other end of the relay uses them, since we do not transcode."""
+        phone at the other end of the relay uses them, since we do not transcode; with
+        ``either_g711``, the other G.711 codec after it (for a leg our own media serves)."""
         address = self._sdp_address(leg.media)
         formats = [(media_format.payload_type, media_format.codec)]
+        if either_g711:
+            formats += [(pt, codec) for pt, codec in _G711 if codec != media_format.codec]
         if media_format.event_payload_type is not None:
             formats.append((media_format.event_payload_type, TELEPHONE_EVENT))
         body = endpoint_offer(
@@ -1117,7 +1131,9 @@ class B2bua:
         with the number, which takes them on as if they had dialled it. An attended one
         (Refer-To carries a Replaces naming the referrer's other call) joins the caller to
         that call's far party (see `_attended`). The referrer hears how it went in NOTIFYs
-        (``message/sipfrag``). Transfers in calls without an application get a 501 for now.
+        (``message/sipfrag``). In a call between two phones, a blind transfer by either
+        phone hands the other to the number (see `_blind_direct`), and an attended one
+        takes the call over first (see `_attended_direct`).
         """
         refer_to = parse_refer_to(request.headers.get("Refer-To"))
         if refer_to is None:
@@ -1127,6 +1143,9 @@ class B2bua:
             self._attended(call, side, handle, request, refer_to.replaces)
             return
         target = refer_to.number
+        if call.app is None and target is not None:
+            self._spawn(self._blind_direct(call, side, handle, request, target))
+            return
         bridge = call.bridge
         if not self._transferable(call, side) or target is None or bridge is None:
             self._reply(handle, make_response(request, 501, "Transfer Not Supported Here"))
@@ -1142,16 +1161,158 @@ class B2bua:
         self._bridge_over(call, HangupBy.CALLEE, "transfer")
         call.app.transferred(Transfer(target))
 
-    def _transferable(self, call: Call, side: Side) -> bool:
+    async def _blind_direct(
+        self, call: Call, side: Side, handle: ServerHandle, request: Request, number: str
+    ) -> None:
+        """A blind transfer in a call between two phones: the phone on ``side`` (the
+        transferor) sends the other (the transferee) on to ``number``, as if the
+        transferee had dialled it.
+
+        The number is looked up first: one nobody has gets a 404 and the call goes on as
+        it was. Otherwise the transferor hears 202 and a final NOTIFY and is hung up; its
+        conversation's CDR row ends there (hung up by its side, cause ``transfer``).
+        When the calling phone transferred, the call is turned around: the called phone
+        is its caller from now on. The transferee is re-INVITEd from its anchor, sending
+        and receiving (it may have been put on hold), with the codec it used first; once
+        it answers, its leg is an application's like a menu's caller, and the launcher
+        takes it to the number: an extension rings (with ringback) and gets a CDR row of
+        its own, linked to the first; a menu or a queue takes the caller over.
+        """
+        problem = self._direct_transfer_problem(call, side)
+        destination = None
+        if problem is None:
+            destination = await self._transfer_destination(number)
+            if destination is None:
+                problem = (404, "No Such Number")
+        transferee_number = _number_at(call, side.other)
+        turned_clid = await self._turned_clid(call, side) if problem is None else ""
+        if problem is None:
+            # The call may have changed while the numbers were looked up.
+            problem = self._direct_transfer_problem(call, side)
+        if problem is not None or destination is None:
+            status, reason = problem or (500, "Server Internal Error")
+            self._reply(handle, make_response(request, status, reason))
+            return
+        transferor, transferee = call.leg(side), call.leg(side.other)
+        assert transferee.last_sdp is not None
+        in_use = endpoint_format(SessionDescription.parse(transferee.last_sdp))
+        assert in_use is not None
+        self._reply(handle, make_response(request, 202, "Accepted"))
+        self._notify_refer(transferor, "SIP/2.0 200 OK")
+        assert transferor.dialog is not None
+        assert transferor.peer is not None
+        bye = transferor.dialog.request("BYE", self._via(transferor.peer))
+        self._sender.send_request(bye, transferor.peer)
+        transferor_number = _number_at(call, side)
+        log.info(
+            "call %s: %s transferred %s to %s",
+            call.uniqueid,
+            transferor_number,
+            transferee_number,
+            number,
+        )
+
+        # The conversation with the transferor is over: its row, recording and limit.
+        self._stop_hold_music(call)
+        self._media.disconnect(transferee.media)
+        self._media.set_listener(transferee.media, None)
+        self._media.set_listener(transferor.media, None)
+        recorded = self._finish_recording(call)
+        self._end_row(call, Disposition.ANSWERED, side.party, "transfer", 200, recorded)
+        call.record = False
+        if side is Side.CALLER:
+            self._turn_around(call, turned_clid)
+        self._uncount(call, transferor_number)
+        self._forget_callee(call)
+
+        control = CallControl(call, self, self._media, music=self._music)
+        # As if an application had put the caller through to the transferor: a caller
+        # parked too long rings the transferor again.
+        control.bridged_to = transferor_number
+        call.app = control
+        offer = self._offer(transferee, in_use, either_g711=True)
+        self._reinvite(
+            transferee,
+            offer,
+            functools.partial(self._transferee_answered, call, control, destination),
+        )
+
+    def _turn_around(self, call: Call, clid: str) -> None:
+        """The called phone becomes the call's caller (the calling phone transferred it):
+        the legs trade sides, and the numbers and caller ID follow. The call keeps its
+        uniqueid, so what follows stays linked to its first conversation."""
+        call.caller, call.callee = call.callee, call.caller
+        call.caller.side, call.callee.side = Side.CALLER, Side.CALLEE
+        call.src, call.dst, call.clid = call.dst, call.src, clid
+        for leg in (call.caller, call.callee):
+            if leg.dialog is not None:
+                self._by_dialog[leg.dialog.key] = (call, leg.side)
+
+    def _direct_transfer_problem(self, call: Call, side: Side) -> tuple[int, str] | None:
+        """Why a blind transfer by ``side`` in the call between two phones cannot be done
+        now (the REFER's final status), or None."""
+        if self._launcher is None:
+            return (501, "Transfer Not Supported Here")
+        if call.ended or not call.answered or call.app is not None:
+            return (403, "Call Not Transferable")
+        if call.relays or call.callee_ack_cseq is not None:
+            return (491, "Request Pending")
+        transferor, transferee = call.leg(side), call.leg(side.other)
+        if (
+            transferor.dialog is None
+            or transferor.peer is None
+            or transferee.dialog is None
+            or transferee.peer is None
+            or transferee.last_sdp is None
+            or endpoint_format(SessionDescription.parse(transferee.last_sdp)) is None
+        ):
+            return (403, "Call Not Transferable")
+        return None
+
+    async def _transfer_destination(self, number: str) -> Destination | None:
+        """Where a blind transfer to ``number`` goes: an extension, or what the dial plan
+        makes of it (a menu, a queue, ...); None for nobody's number."""
+        if await self._directory.credentials(number) is not None:
+            return Destination(DestinationKind.EXTENSION, number)
+        if self._dial_plan is not None:
+            return await self._dial_plan.resolve(number)
+        return None
+
+    def _transferee_answered(
+        self,
+        call: Call,
+        control: CallControl,
+        destination: Destination,
+        status: int,
+        answer: SessionDescription | None,
+    ) -> None:
+        """The transferee's answer to our re-INVITE: hand it to the application (it is the
+        call's caller now), or hang up if it refused."""
+        if call.ended:
+            return
+        agreed = endpoint_format(answer) if answer is not None else None
+        if not 200 <= status < 300 or agreed is None:
+            log.warning(
+                "call %s: the transferred caller refused our media (%d)", call.uniqueid, status
+            )
+            self._hang_up(call, by=HangupBy.SYSTEM, cause="incompatible")
+            return
+        self._set_caller_format(call, agreed)
+        self._listen_for_keys(call)
+        self._spawn(self._run_app(call, control, destination))
+
+    def _transferable(self, call: Call, side: Side, *, watched: bool = True) -> bool:
         """Whether ``side`` of ``call`` is a phone an application bridged its caller to, with
-        the application watching for transfers (`CallControl.takes_transfers`)."""
+        the application watching for transfers (`CallControl.takes_transfers`) unless not
+        ``watched`` is asked (a transfer under way: the application hears of it when it
+        next watches, and a launcher just started for an adopted call may not yet)."""
         bridge = call.bridge
         callee = call.callee
         return (
             side is Side.CALLEE
             and not call.ended
             and call.app is not None
-            and call.app.takes_transfers
+            and (call.app.takes_transfers or not watched)
             and bridge is not None
             and bridge.answer is not None
             and callee.dialog is not None
@@ -1183,9 +1344,9 @@ class B2bua:
         self, call: Call, side: Side, handle: ServerHandle, request: Request, replaces: Replaces
     ) -> None:
         """An attended transfer (RFC 5589 §7): the phone bridged to an application's caller
-        also has a call with a target (it dialled them, or they it) and asks for the two
-        far parties to be joined. The REFER may come in either of its two dialogs, with
-        Replaces naming the other.
+        (or in a call with another phone) also has a call with a target (it dialled them,
+        or they it) and asks for the two far parties to be joined. The REFER may come in
+        either of its two dialogs, with Replaces naming the other.
 
         The target is first offered the caller's codec in a re-INVITE from its anchor (we
         do not transcode); once it accepts, the caller and the target are joined (see
@@ -1201,9 +1362,105 @@ class B2bua:
             app_call, (consult, transferor_side) = call, other_pair
         elif self._transferable(*other_pair) and _consultable(call):
             app_call, (consult, transferor_side) = other_pair[0], pair
+        elif _consultable(call) and _consultable(other_pair[0]) and self._launcher is not None:
+            self._spawn(self._attended_direct(call, side, handle, request, other_pair))
+            return
         else:
             self._reply(handle, make_response(request, 501, "Transfer Not Supported Here"))
             return
+        referrer = call.leg(side)
+        self._start_joining(app_call, consult, transferor_side, referrer, call, handle, request)
+
+    async def _attended_direct(
+        self,
+        call: Call,
+        side: Side,
+        handle: ServerHandle,
+        request: Request,
+        consultation: tuple[Call, Side],
+    ) -> None:
+        """An attended transfer between calls of phones only: the transferor (on ``side``
+        of ``call``, the REFER's call) talks to the transferee in ``call`` and to the target
+        in the other. ``call`` is first made what an application's call bridged to the
+        transferor looks like (see `_adopt`); then the two far parties are joined as for an
+        application's caller."""
+        consult, transferor_side = consultation
+        transferor_number = _number_at(call, side)
+        if _number_at(consult, transferor_side) != transferor_number:
+            # Only the phone that is in both calls may join them.
+            self._reply(handle, make_response(request, 403, "Not Your Call"))
+            return
+        clid = await self._turned_clid(call, side)
+        problem = self._direct_transfer_problem(call, side)
+        if problem is None and (consult.ended or not _consultable(consult) or consult.relays):
+            problem = (491, "Request Pending")
+        if problem is not None:
+            self._reply(handle, make_response(request, *problem))
+            return
+        referrer = call.leg(side)
+        self._adopt(call, side, clid)
+        self._start_joining(call, consult, transferor_side, referrer, call, handle, request)
+
+    async def _turned_clid(self, call: Call, side: Side) -> str:
+        """The caller ID ``call`` will have if it is turned around because the phone on
+        ``side`` leaves it (see `_turn_around`); empty when it will not be."""
+        if side is not Side.CALLER:
+            return ""
+        number = _number_at(call, side.other)
+        credentials = await self._directory.credentials(number)
+        return _clid(credentials.name if credentials is not None else number, number)
+
+    def _adopt(self, call: Call, transferor_side: Side, clid: str) -> None:
+        """Make a call between two phones an application's call whose caller (the phone not
+        on ``transferor_side``, turning the call around if need be) is bridged to the
+        transferor, as if a menu had put it through; a launcher follows the bridge, so the
+        transfers that come next are those of an application's caller.
+
+        The conversation so far is the bridge: it keeps the call's uniqueid, start and
+        answer, so the call's own CDR row is written when the bridge ends, and only then.
+        """
+        transferee = call.leg(transferor_side.other)
+        assert transferee.last_sdp is not None
+        in_use = endpoint_format(SessionDescription.parse(transferee.last_sdp))
+        assert in_use is not None
+        transferor_number = _number_at(call, transferor_side)
+        if transferor_side is Side.CALLER:
+            self._turn_around(call, clid)
+        control = CallControl(call, self, self._media, music=self._music)
+        control.bridged = True
+        control.bridged_to = transferor_number
+        call.app = control
+        call.caller_format = in_use
+        talking: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
+        talking.set_result(
+            BridgeResult(
+                True, 200, Disposition.ANSWERED, "answered", transferor_number, call.uniqueid
+            )
+        )
+        call.bridge = Bridge(
+            call.uniqueid,
+            transferor_number,
+            call.start,
+            talking,
+            answer=call.answer,
+            rang=True,
+            ringback=False,
+        )
+        call.row_ended = True
+        self._spawn(self._run_app(call, control, None))
+
+    def _start_joining(
+        self,
+        app_call: Call,
+        consult: Call,
+        transferor_side: Side,
+        referrer: Leg,
+        referrer_call: Call,
+        handle: ServerHandle,
+        request: Request,
+    ) -> None:
+        """Offer the target (the far party of ``consult``) the application's caller's codec,
+        then join the two (see `_target_answered`); the REFER is answered here."""
         bridge = app_call.bridge
         assert bridge is not None
         if _number_at(consult, transferor_side) != bridge.dst:
@@ -1217,9 +1474,8 @@ class B2bua:
             self._reply(handle, make_response(request, 491, "Request Pending"))
             return
         self._reply(handle, make_response(request, 202, "Accepted"))
-        referrer = call.leg(side)
         self._notify_refer(referrer, "SIP/2.0 100 Trying")
-        transfer = _Joining(app_call, bridge, consult, target_side, call, referrer)
+        transfer = _Joining(app_call, bridge, consult, target_side, referrer_call, referrer)
         log.info(
             "call %s: %s joins the caller to %s (call %s)",
             app_call.uniqueid,
@@ -1227,7 +1483,11 @@ class B2bua:
             _number_at(consult, target_side),
             consult.uniqueid,
         )
-        self._reinvite(target, media_format, functools.partial(self._target_answered, transfer))
+        self._reinvite(
+            target,
+            self._offer(target, media_format),
+            functools.partial(self._target_answered, transfer),
+        )
 
     def _target_answered(
         self, transfer: _Joining, status: int, answer: SessionDescription | None
@@ -1243,7 +1503,7 @@ class B2bua:
         elif 200 <= status < 300 and not (
             consult.answered
             and app_call.bridge is transfer.bridge
-            and self._transferable(app_call, Side.CALLEE)
+            and self._transferable(app_call, Side.CALLEE, watched=False)
         ):
             status = 487  # one of the calls ended (or changed) meanwhile
         if not 200 <= status < 300 or agreed is None:
@@ -1267,6 +1527,8 @@ class B2bua:
         app_call, consult, old = transfer.app_call, transfer.consult, transfer.bridge
         assert app_call.app is not None
         now = self._now()
+        # An adopted call between two phones counted the transferor, who leaves it now.
+        self._uncount(app_call, old.dst)
         transferor = app_call.callee
         target_side = transfer.target_side
         target = consult.leg(target_side)
@@ -1311,7 +1573,8 @@ class B2bua:
         self._conversation_begins(app_call, uniqueid, number, target_format, app_call.caller_format)
         if app_call.caller_format is not None:
             # The caller was most likely on hold with the transferor: it hears the target now.
-            self._reinvite(app_call.caller, app_call.caller_format, _ignore_answer)
+            caller = app_call.caller
+            self._reinvite(caller, self._offer(caller, app_call.caller_format), _ignore_answer)
         log.info("call %s: the caller talks to %s now", app_call.uniqueid, number)
         app_call.app.transferred(Transfer(number, attended=True, uniqueid=uniqueid))
 
@@ -1326,10 +1589,10 @@ class B2bua:
     def _reinvite(
         self,
         leg: Leg,
-        media_format: EndpointFormat,
+        offer: bytes,
         then: Callable[[int, SessionDescription | None], None],
     ) -> None:
-        """Offer ``leg`` its media again from our anchor, sending and receiving, in a
+        """Offer ``leg`` its media again from our anchor (``offer``, from `_offer`), in a
         re-INVITE of our own; ``then`` gets the final status and the answer."""
         assert leg.dialog is not None
         assert leg.peer is not None
@@ -1337,7 +1600,7 @@ class B2bua:
             "INVITE",
             self._via(leg.peer),
             contact=self._contact(leg.peer),
-            body=self._offer(leg, media_format),
+            body=offer,
             content_type=SDP,
         )
         self._reinvites[self._sender.send_request(invite, leg.peer)] = (leg, then)
@@ -1539,7 +1802,7 @@ class B2bua:
         if call.bridge is not None:
             self._bridge_failed(call, outcome)
             return
-        if call.voicemail and call.app is None and outcome.cause in _TO_VOICEMAIL:
+        if call.voicemail and call.app is None and outcome.cause in MAILBOX_CAUSES:
             # The caller is not told: the call goes on to the callee's mailbox.
             self._cancel_ring_timer(call)
             self._cancel_forks(call)
@@ -1835,18 +2098,7 @@ class B2bua:
                 recording=_recording_of(recorded, bridge.uniqueid),
             )
             bridge.result.cancel()
-        self._publish_ended(
-            call,
-            call.uniqueid,
-            call.dst,
-            call.start,
-            call.answer,
-            disposition,
-            hangup_by,
-            cause,
-            status,
-            recording=_recording_of(recorded, call.uniqueid),
-        )
+        self._end_row(call, disposition, hangup_by, cause, status, recorded)
         if call.connected is not None and not call.connected.done():
             call.connected.set_result(BridgeResult(False, status, disposition, cause))
         if call.app is not None:
@@ -1866,6 +2118,33 @@ class B2bua:
             # The conversation is over for the caller it was joined to as well.
             joined.joined = None
             self._hang_up(joined, by=HangupBy.CALLEE, cause="normal")
+
+    def _end_row(
+        self,
+        call: Call,
+        disposition: Disposition,
+        hangup_by: HangupBy,
+        cause: str,
+        status: int,
+        recorded: tuple[str, str] | None,
+    ) -> None:
+        """End the call's own CDR row, unless it has ended already (a blind transfer ends it
+        while the call goes on)."""
+        if call.row_ended:
+            return
+        call.row_ended = True
+        self._publish_ended(
+            call,
+            call.uniqueid,
+            call.dst,
+            call.start,
+            call.answer,
+            disposition,
+            hangup_by,
+            cause,
+            status,
+            recording=_recording_of(recorded, call.uniqueid),
+        )
 
     def _publish_ended(
         self,
@@ -1933,6 +2212,15 @@ class B2bua:
 
     def _release_reservation(self, numbers: tuple[str, ...]) -> None:
         self._reserved -= 1
+        self._release_numbers(numbers)
+
+    def _uncount(self, call: Call, number: str) -> None:
+        """``number`` has left ``call``, which stays: it no longer counts against its limit."""
+        if number in call.counted:
+            call.counted = tuple(counted for counted in call.counted if counted != number)
+            self._release_numbers((number,))
+
+    def _release_numbers(self, numbers: tuple[str, ...]) -> None:
         for number in set(numbers):
             left = self._per_extension.get(number, 0) - 1
             if left > 0:
@@ -2036,7 +2324,6 @@ def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None
     return recorded[1]
 
 
-_TO_VOICEMAIL = frozenset({"busy", "declined", "no-answer", "unavailable"})
 """Why a call to an extension failed, when its mailbox takes the call instead."""
 
 
@@ -2093,7 +2380,11 @@ def _side_of(call: Call, media: LegMedia) -> str:
 def _caller_id(request: Request, number: str, configured: str) -> str:
     # The name an administrator gave the extension wins over what the phone says, as
     # Asterisk's endpoint callerid does; a phone's own display name is the fallback.
-    name = configured or request.from_.display_name or number
+    return _clid(configured or request.from_.display_name or number, number)
+
+
+def _clid(name: str, number: str) -> str:
+    """A CDR ``clid``: ``"name" <number>``."""
     # A display name may carry any character as a quoted-pair (RFC 3261 §25.1), NUL
     # included, which a database refuses; keep what prints.
     name = "".join(char for char in name if char.isprintable() and char not in '"\\')

@@ -191,6 +191,11 @@ class Call:
     """Whether the party put on hold hears our music now."""
     voicemail: bool = False
     """A call to an extension with a mailbox: busy or unanswered, it goes to voicemail."""
+    row_ended: bool = False
+    """The call's own CDR row needs no writing when it ends: written already (its
+    conversation ended in a blind transfer), or a bridge of the same uniqueid stands for it
+    (a call between two phones taken over for an attended transfer). What follows is
+    recorded by its bridges' rows."""
     joined: Call | None = None
     """Another application's call whose caller this call's caller talks to (see
     `CallControl.bridge` with a call): each call's media is ours, relayed between them."""
@@ -235,6 +240,10 @@ class Outcome:
 
 TIMED_OUT = 408
 """The status a fork that never answered stands for (RFC 3261 §8.1.3.1)."""
+
+
+MAILBOX_CAUSES = frozenset({"busy", "declined", "no-answer", "unavailable"})
+"""Why an extension did not take a call, when a mailbox takes it instead (if it has one)."""
 
 
 def failure_outcome(statuses: list[int]) -> Outcome:

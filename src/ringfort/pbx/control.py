@@ -588,6 +588,7 @@ class CallControl:
 class AppLauncher(Protocol):
     """Runs the application a destination names (a menu, a time condition) on a call."""
 
-    async def run(self, call: CallControl, destination: Destination) -> None:
-        """Drive ``call`` until the application is done with it (or the call is over)."""
+    async def run(self, call: CallControl, destination: Destination | None) -> None:
+        """Drive ``call`` until the application is done with it (or the call is over); with
+        no ``destination``, the caller is bridged already: follow its transfers."""
         ...

@@ -11,6 +11,7 @@ from test_call_control import Driver, Player, make_call
 
 from ringfort.apps import launcher as launcher_module
 from ringfort.apps.launcher import Applications
+from ringfort.apps.voicemail import Mailbox
 from ringfort.disposition import Disposition, HangupBy
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.pbx.control import BridgeResult, CallControl, Transfer, TransferRequested
@@ -152,3 +153,104 @@ async def test_a_transfer_to_nobodys_number_is_announced_and_ends(
     player.finish()
     await asyncio.wait_for(task, 1)
     assert driver.bridges == []
+
+
+class Mailboxes:
+    """Extension 201 has voicemail on, 202 off; nothing else is an extension."""
+
+    async def mailbox(self, number: str) -> Mailbox | None:
+        return Mailbox(number, enabled=number == "201") if number in ("201", "202") else None
+
+
+@pytest.fixture
+def messages_left(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
+    """The launcher's leave_message, replaced: the mailboxes and busy flags it is asked for."""
+    left: list[tuple[str, bool]] = []
+
+    async def leave_message(call: CallControl, mailbox: str, *, busy: bool, **_: Any) -> None:
+        left.append((mailbox, busy))
+
+    monkeypatch.setattr(launcher_module, "leave_message", leave_message)
+    return left
+
+
+async def bridge_fails(
+    number: str, result: BridgeResult, *, answered: bool = True
+) -> tuple[CallControl, Player, asyncio.Task[None]]:
+    """A caller the launcher puts through to extension ``number``, which fails with
+    ``result``; the launcher's run, left to go on from there."""
+    call, driver, player = control()
+    if answered:
+        await call.answer()
+    apps = Applications(
+        Directory(),
+        PromptLibrary([SHIPPED_PROMPTS]),
+        voicemail=Mailboxes(),  # type: ignore[arg-type]
+    )  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, Destination(DestinationKind.EXTENSION, number)))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert driver.result is not None
+    driver.result.set_result(result)
+    for _ in range(10):
+        await asyncio.sleep(0)
+    return call, player, task
+
+
+BUSY = BridgeResult(False, 486, Disposition.BUSY, "busy")
+NO_ANSWER = BridgeResult(False, 480, Disposition.NO_ANSWER, "no-answer")
+
+
+@pytest.mark.parametrize(("result", "busy"), [(BUSY, True), (NO_ANSWER, False)])
+async def test_an_extension_that_does_not_take_the_call_sends_it_to_its_mailbox(
+    messages_left: list[tuple[str, bool]], result: BridgeResult, busy: bool
+) -> None:
+    _, _, task = await bridge_fails("201", result)
+    await asyncio.wait_for(task, 1)
+    assert messages_left == [("201", busy)]
+
+
+async def test_without_voicemail_the_caller_hears_not_available(
+    messages_left: list[tuple[str, bool]],
+) -> None:
+    _, player, task = await bridge_fails("202", BUSY)
+    assert [clip.name for clip in player.playing] == ["not-available", "goodbye"]
+    player.finish()
+    await asyncio.wait_for(task, 1)
+    assert messages_left == []
+
+
+async def test_a_failure_no_mailbox_is_for_ends_as_before(
+    messages_left: list[tuple[str, bool]],
+) -> None:
+    incompatible = BridgeResult(False, 488, Disposition.FAILED, "incompatible")
+    _, player, task = await bridge_fails("201", incompatible)
+    player.finish()
+    await asyncio.wait_for(task, 1)
+    assert messages_left == []
+
+
+async def test_a_caller_not_answered_yet_keeps_the_failure(
+    messages_left: list[tuple[str, bool]],
+) -> None:
+    # Put through before answer, the caller was told the failure in SIP already.
+    _, _, task = await bridge_fails("201", BUSY, answered=False)
+    await asyncio.wait_for(task, 1)
+    assert messages_left == []
+
+
+async def test_without_a_destination_the_launcher_follows_a_caller_bridged_already(
+    transferring_menu: list[str],
+) -> None:
+    # A call between two phones taken over for a transfer: the caller talks to 201 already.
+    call, driver, _ = control()
+    call.bridged = True
+    apps = Applications(Directory(), PromptLibrary([SHIPPED_PROMPTS]))  # type: ignore[arg-type]
+    task = asyncio.create_task(apps.run(call, None))
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert call.takes_transfers
+    assert driver.bridges == []
+    call.transferred(Transfer("800"))  # 201 sends the caller on to menu 800
+    await asyncio.wait_for(task, 1)
+    assert transferring_menu == ["sales"]
