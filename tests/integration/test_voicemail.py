@@ -89,10 +89,12 @@ def caller_phone(factory: BaresipFactory, server: RingfortServer, tmp_path: Path
     return extension_phone(factory, server, CALLER, source_wav=tone, name="caller")
 
 
-def leave_message(phone: Baresip, server: RingfortServer, *, busy: bool) -> None:
-    """Call the owner, wait out the greeting, talk MESSAGE_SECONDS, hang up."""
+def leave_message(
+    phone: Baresip, server: RingfortServer, *, busy: bool, number: str = OWNER
+) -> None:
+    """Call ``number`` (the owner), wait out the greeting, talk MESSAGE_SECONDS, hang up."""
     ctl = control(phone)
-    dialled = ctl.command("dial", f"sip:{OWNER}@{server.sip_address}")
+    dialled = ctl.command("dial", f"sip:{number}@{server.sip_address}")
     assert dialled.get("ok"), f"dial refused: {dialled}\n{diagnostics(phone)}"
     try:
         answered = next_event(ctl, ("CALL_ESTABLISHED", "CALL_CLOSED"), timeout=15)
@@ -168,6 +170,24 @@ def test_an_extension_that_does_not_take_the_call_takes_a_message(
     assert rang.returncode == 0, rang.describe()
     check_message(server)
     assert f"{OWNER} {why}; to voicemail" in server.log(200)
+
+
+def test_a_call_a_time_condition_puts_through_to_a_busy_extension_takes_a_message(
+    office: CallServer, baresip_factory: BaresipFactory, sipp: Sipp, tmp_path: Path
+) -> None:
+    # Number 730 is a time condition whose both branches are the owner's extension: the
+    # call reaches it before anything answered it, and still ends in the mailbox.
+    server = office.server
+    server.cli(
+        "timecond", "add", "always", "--timezone", "UTC", "--rule", "mon-sun 00:00-24:00",
+        "--match", f"extension:{OWNER}", "--nomatch", f"extension:{OWNER}", "--number", "730",
+    )  # fmt: skip
+    phone = start_callee(sipp, server, OWNER, "uas_reject.xml", time_limit=30)
+    leave_message(caller_phone(baresip_factory, server, tmp_path), server, busy=True, number="730")
+    rang = phone.finish(timeout=10)
+    assert rang.returncode == 0, rang.describe()
+    check_message(server)
+    assert f"{OWNER} busy; to voicemail" in server.log(200)
 
 
 def test_without_voicemail_an_unanswered_call_fails_as_before(

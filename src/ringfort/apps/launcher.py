@@ -211,15 +211,12 @@ class Applications:
     async def _mailbox_after(
         self, call: CallControl, number: str, result: BridgeResult
     ) -> Destination | None:
-        """Where an answered caller goes when extension ``number`` did not take the call:
-        its mailbox, if it has voicemail on and the failure is one a mailbox is for (busy,
-        declined, no answer, no phone), as for a call dialled straight to it; else None."""
-        if (
-            self._voicemail is None
-            or not call.answered
-            or call.gone
-            or result.cause not in MAILBOX_CAUSES
-        ):
+        """Where the caller goes when extension ``number`` did not take the call: its
+        mailbox, if it has voicemail on and the failure is one a mailbox is for (busy,
+        declined, no answer, no phone), as for a call dialled straight to it; else None.
+        A caller not answered yet is still there only when the call core left the failure
+        to us (the extension has a mailbox); otherwise it has been told and is gone."""
+        if self._voicemail is None or call.gone or result.cause not in MAILBOX_CAUSES:
             return None
         mailbox = await self._voicemail.mailbox(number)
         if mailbox is None or not mailbox.enabled:

@@ -216,7 +216,7 @@ class B2bua:
         self._reinvites: dict[
             ClientHandle, tuple[Leg, Callable[[int, SessionDescription | None], None]]
         ] = {}
-        """Our own re-INVITEs (an attended transfer's), with what to do with the answer."""
+        """Our own re-INVITEs (a transfer's), with what to do with the answer."""
         self._by_dialog: dict[DialogKey, tuple[Call, Side]] = {}
         self._by_media: dict[str, Call] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -825,10 +825,12 @@ class B2bua:
         reachable: list[tuple[Binding, Peer]] = []
         # The application's ring time wins; else the longest the extensions ask for.
         ring_timeout = options.ring_timeout
+        mailbox = False
         for number in numbers:
             credentials = await self._directory.credentials(number)
             if credentials is not None:
                 known = True
+                mailbox = credentials.voicemail
                 reachable += self._reachable_bindings(number)
                 if options.ring_timeout is None and credentials.ring_seconds:
                     ring_timeout = max(ring_timeout or 0.0, credentials.ring_seconds)
@@ -836,10 +838,15 @@ class B2bua:
         if call.ended:
             return
         if not call.answered:
-            # Not answered yet: it becomes an ordinary call to the numbers.
+            # Not answered yet: it becomes an ordinary call to the numbers; when the one
+            # number has a mailbox, a failure is the application's to send there.
             call.connected = result
+            call.voicemail = self._voicemail and len(numbers) == 1 and mailbox
             if not reachable:
                 status = 480 if known else 404
+                if call.voicemail:
+                    self._mailbox_for_app(call, status, Disposition.FAILED, "unavailable")
+                    return
                 self._respond_to_caller(call, status)
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "unavailable", status)
                 return
@@ -1802,19 +1809,34 @@ class B2bua:
         if call.bridge is not None:
             self._bridge_failed(call, outcome)
             return
-        if call.voicemail and call.app is None and outcome.cause in MAILBOX_CAUSES:
+        if call.voicemail and outcome.cause in MAILBOX_CAUSES:
             # The caller is not told: the call goes on to the callee's mailbox.
             self._cancel_ring_timer(call)
             self._cancel_forks(call)
             call.forks = []
-            busy = outcome.cause in ("busy", "declined")
-            log.info("call %s: %s %s; to voicemail", call.uniqueid, call.dst, outcome.cause)
-            self._start_app(call, Destination(DestinationKind.VOICEMAIL, call.dst, busy=busy))
+            if call.app is None:
+                busy = outcome.cause in ("busy", "declined")
+                log.info("call %s: %s %s; to voicemail", call.uniqueid, call.dst, outcome.cause)
+                self._start_app(call, Destination(DestinationKind.VOICEMAIL, call.dst, busy=busy))
+            else:
+                self._mailbox_for_app(call, outcome.status, outcome.disposition, outcome.cause)
             return
         reason = "No Answer" if outcome.cause == "no-answer" else None
         self._respond_to_caller(call, outcome.status, reason=reason)
         self._cancel_forks(call)
         self._end(call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status)
+
+    def _mailbox_for_app(
+        self, call: Call, status: int, disposition: Disposition, cause: str
+    ) -> None:
+        """An application's caller, put through before answer to an extension with a
+        mailbox, was not taken: the caller is not told, and the application hears the
+        failure and sends the caller to the mailbox (`Applications`)."""
+        connected, call.connected = call.connected, None
+        call.voicemail = False
+        log.info("call %s: %s %s; back to the application", call.uniqueid, call.dst, cause)
+        if connected is not None and not connected.done():
+            connected.set_result(BridgeResult(False, status, disposition, cause))
 
     def _cancel_forks(self, call: Call) -> None:
         for fork in call.forks:
@@ -2322,9 +2344,6 @@ def _recording_of(recorded: tuple[str, str] | None, uniqueid: str) -> str | None
     if recorded is None or recorded[0] != uniqueid:
         return None
     return recorded[1]
-
-
-"""Why a call to an extension failed, when its mailbox takes the call instead."""
 
 
 def _join_problem(call: Call, other: Call) -> tuple[int, str] | None:

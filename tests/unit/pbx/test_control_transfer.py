@@ -175,10 +175,11 @@ def messages_left(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, bool]]:
 
 
 async def bridge_fails(
-    number: str, result: BridgeResult, *, answered: bool = True
+    number: str, result: BridgeResult, *, answered: bool = True, ended_first: bool = False
 ) -> tuple[CallControl, Player, asyncio.Task[None]]:
     """A caller the launcher puts through to extension ``number``, which fails with
-    ``result``; the launcher's run, left to go on from there."""
+    ``result`` (the call ended first if ``ended_first``); the launcher's run, left to go
+    on from there."""
     call, driver, player = control()
     if answered:
         await call.answer()
@@ -191,6 +192,8 @@ async def bridge_fails(
     for _ in range(10):
         await asyncio.sleep(0)
     assert driver.result is not None
+    if ended_first:
+        call.ended(HangupBy.SYSTEM)
     driver.result.set_result(result)
     for _ in range(10):
         await asyncio.sleep(0)
@@ -230,13 +233,24 @@ async def test_a_failure_no_mailbox_is_for_ends_as_before(
     assert messages_left == []
 
 
-async def test_a_caller_not_answered_yet_keeps_the_failure(
+async def test_a_caller_not_answered_yet_goes_to_the_mailbox_the_call_core_left_it_for(
     messages_left: list[tuple[str, bool]],
 ) -> None:
-    # Put through before answer, the caller was told the failure in SIP already.
+    # Put through before answer (a time condition, a DID): the call core did not tell the
+    # caller of the failure, since 201 has a mailbox.
     _, _, task = await bridge_fails("201", BUSY, answered=False)
     await asyncio.wait_for(task, 1)
+    assert messages_left == [("201", True)]
+
+
+async def test_a_caller_the_failure_ended_leaves_no_message(
+    messages_left: list[tuple[str, bool]],
+) -> None:
+    # Without a mailbox the call core told the caller (486) and ended the call.
+    call, _, task = await bridge_fails("201", BUSY, answered=False, ended_first=True)
+    await asyncio.wait_for(task, 1)
     assert messages_left == []
+    assert call.gone
 
 
 async def test_without_a_destination_the_launcher_follows_a_caller_bridged_already(
