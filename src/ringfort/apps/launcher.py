@@ -18,9 +18,8 @@ from ringfort.apps.queue.ports import QueueDirectory
 from ringfort.apps.voicemail import MailboxStore, MessageLimits, leave_message
 from ringfort.apps.voicemail_menu import run_voicemail_menu
 from ringfort.media.prompts import PromptLibrary
-from ringfort.pbx.call import MAILBOX_CAUSES
 from ringfort.pbx.control import BridgeResult, CallControl, TransferRequested
-from ringfort.pbx.destination import Destination, DestinationKind
+from ringfort.pbx.destination import Destination, DestinationKind, mailbox_after
 
 __all__ = ["MAX_HOPS", "Applications"]
 
@@ -216,14 +215,14 @@ class Applications:
         declined, no answer, no phone), as for a call dialled straight to it; else None.
         A caller not answered yet is still there only when the call core left the failure
         to us (the extension has a mailbox); otherwise it has been told and is gone."""
-        if self._voicemail is None or call.gone or result.cause not in MAILBOX_CAUSES:
+        destination = mailbox_after(number, result.cause)
+        if self._voicemail is None or call.gone or destination is None:
             return None
         mailbox = await self._voicemail.mailbox(number)
         if mailbox is None or not mailbox.enabled:
             return None
         log.info("call %s: %s %s; to voicemail", call.uniqueid, number, result.cause)
-        busy = result.cause in ("busy", "declined")
-        return Destination(DestinationKind.VOICEMAIL, number, busy=busy)
+        return destination
 
     async def _voicemail_menu(
         self, call: CallControl, store: MailboxStore, mailbox: str | None, language: str

@@ -34,7 +34,6 @@ from ringfort.disposition import Disposition, HangupBy
 from ringfort.errors import RemoteProtocolError
 from ringfort.media.engine import LegFormat, LegMedia, MediaEngine
 from ringfort.pbx.call import (
-    MAILBOX_CAUSES,
     TIMED_OUT,
     Bridge,
     Call,
@@ -62,7 +61,7 @@ from ringfort.pbx.control import (
     CallGoneError,
     Transfer,
 )
-from ringfort.pbx.destination import Destination, DestinationKind
+from ringfort.pbx.destination import Destination, DestinationKind, mailbox_after
 from ringfort.pbx.dtmf_info import digits_of_info
 from ringfort.pbx.location import LocationService, reachable_peer
 from ringfort.pbx.outgoing import bracket, our_contact, our_via
@@ -1196,13 +1195,12 @@ class B2bua:
         if problem is None:
             # The call may have changed while the numbers were looked up.
             problem = self._direct_transfer_problem(call, side)
-        if problem is not None or destination is None:
-            status, reason = problem or (500, "Server Internal Error")
-            self._reply(handle, make_response(request, status, reason))
+        if problem is not None:
+            self._reply(handle, make_response(request, *problem))
             return
+        assert destination is not None
         transferor, transferee = call.leg(side), call.leg(side.other)
-        assert transferee.last_sdp is not None
-        in_use = endpoint_format(SessionDescription.parse(transferee.last_sdp))
+        in_use = _format_in_use(transferee)
         assert in_use is not None
         self._reply(handle, make_response(request, 202, "Accepted"))
         self._notify_refer(transferor, "SIP/2.0 200 OK")
@@ -1227,22 +1225,29 @@ class B2bua:
         recorded = self._finish_recording(call)
         self._end_row(call, Disposition.ANSWERED, side.party, "transfer", 200, recorded)
         call.record = False
-        if side is Side.CALLER:
-            self._turn_around(call, turned_clid)
+        control = self._take_over(call, side, turned_clid)
         self._uncount(call, transferor_number)
         self._forget_callee(call)
-
-        control = CallControl(call, self, self._media, music=self._music)
-        # As if an application had put the caller through to the transferor: a caller
-        # parked too long rings the transferor again.
-        control.bridged_to = transferor_number
-        call.app = control
         offer = self._offer(transferee, in_use, either_g711=True)
         self._reinvite(
             transferee,
             offer,
             functools.partial(self._transferee_answered, call, control, destination),
         )
+
+    def _take_over(self, call: Call, transferor_side: Side, clid: str) -> CallControl:
+        """Make ``call``, between two phones, an application's call whose caller is the
+        phone not on ``transferor_side`` (turning the call around if need be, with
+        ``clid``); the application's control of it, for a launcher to run."""
+        transferor_number = _number_at(call, transferor_side)
+        if transferor_side is Side.CALLER:
+            self._turn_around(call, clid)
+        control = CallControl(call, self, self._media, music=self._music)
+        # As if an application had put the caller through to the transferor: a caller
+        # parked too long rings the transferor again.
+        control.bridged_to = transferor_number
+        call.app = control
+        return control
 
     def _turn_around(self, call: Call, clid: str) -> None:
         """The called phone becomes the call's caller (the calling phone transferred it):
@@ -1270,8 +1275,7 @@ class B2bua:
             or transferor.peer is None
             or transferee.dialog is None
             or transferee.peer is None
-            or transferee.last_sdp is None
-            or endpoint_format(SessionDescription.parse(transferee.last_sdp)) is None
+            or _format_in_use(transferee) is None
         ):
             return (403, "Call Not Transferable")
         return None
@@ -1426,17 +1430,11 @@ class B2bua:
         The conversation so far is the bridge: it keeps the call's uniqueid, start and
         answer, so the call's own CDR row is written when the bridge ends, and only then.
         """
-        transferee = call.leg(transferor_side.other)
-        assert transferee.last_sdp is not None
-        in_use = endpoint_format(SessionDescription.parse(transferee.last_sdp))
+        in_use = _format_in_use(call.leg(transferor_side.other))
         assert in_use is not None
         transferor_number = _number_at(call, transferor_side)
-        if transferor_side is Side.CALLER:
-            self._turn_around(call, clid)
-        control = CallControl(call, self, self._media, music=self._music)
+        control = self._take_over(call, transferor_side, clid)
         control.bridged = True
-        control.bridged_to = transferor_number
-        call.app = control
         call.caller_format = in_use
         talking: asyncio.Future[BridgeResult] = asyncio.get_running_loop().create_future()
         talking.set_result(
@@ -1809,15 +1807,15 @@ class B2bua:
         if call.bridge is not None:
             self._bridge_failed(call, outcome)
             return
-        if call.voicemail and outcome.cause in MAILBOX_CAUSES:
+        mailbox = mailbox_after(call.dst, outcome.cause) if call.voicemail else None
+        if mailbox is not None:
             # The caller is not told: the call goes on to the callee's mailbox.
             self._cancel_ring_timer(call)
             self._cancel_forks(call)
             call.forks = []
             if call.app is None:
-                busy = outcome.cause in ("busy", "declined")
                 log.info("call %s: %s %s; to voicemail", call.uniqueid, call.dst, outcome.cause)
-                self._start_app(call, Destination(DestinationKind.VOICEMAIL, call.dst, busy=busy))
+                self._start_app(call, mailbox)
             else:
                 self._mailbox_for_app(call, outcome.status, outcome.disposition, outcome.cause)
             return
@@ -2372,6 +2370,14 @@ def _number_at(call: Call, side: Side) -> str:
     if call.app is not None and side is Side.CALLEE and call.bridge is not None:
         return call.bridge.dst
     return call.src if side is Side.CALLER else call.dst
+
+
+def _format_in_use(leg: Leg) -> EndpointFormat | None:
+    """The codec (and events) of the description we last sent ``leg``, which its phone
+    uses; None before any, or when it names no codec our own media speaks."""
+    if leg.last_sdp is None:
+        return None
+    return endpoint_format(SessionDescription.parse(leg.last_sdp))
 
 
 def _ignore_answer(status: int, answer: SessionDescription | None) -> None:

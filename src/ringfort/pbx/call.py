@@ -242,10 +242,6 @@ TIMED_OUT = 408
 """The status a fork that never answered stands for (RFC 3261 §8.1.3.1)."""
 
 
-MAILBOX_CAUSES = frozenset({"busy", "declined", "no-answer", "unavailable"})
-"""Why an extension did not take a call, when a mailbox takes it instead (if it has one)."""
-
-
 def failure_outcome(statuses: list[int]) -> Outcome:
     """The answer for the caller when every fork failed with ``statuses``.
 

@@ -22,6 +22,7 @@ __all__ = [
     "DestinationKind",
     "is_name",
     "is_number",
+    "mailbox_after",
 ]
 
 NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
@@ -183,3 +184,18 @@ def _kinds() -> str:
 
 def _examples() -> str:
     return ", ".join(_EXAMPLES.values())
+
+
+_MAILBOX_CAUSES = frozenset({"busy", "declined", "no-answer", "unavailable"})
+"""Why an extension did not take a call, when a mailbox takes it instead (if it has one)."""
+
+
+def mailbox_after(number: str, cause: str) -> Destination | None:
+    """Extension ``number``'s mailbox, if a call it did not take for ``cause`` (a
+    failure's cause: ``busy``, ``no-answer``, ...) goes there; the busy greeting for a
+    busy or declined one. None for a cause no mailbox is for (the caller hung up, no
+    shared codec). Whether the extension has voicemail on is the caller's question."""
+    if cause not in _MAILBOX_CAUSES:
+        return None
+    busy = cause in ("busy", "declined")
+    return Destination(DestinationKind.VOICEMAIL, number, busy=busy)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from ringfort.pbx.destination import Destination, DestinationKind, is_name, is_number
+from ringfort.pbx.destination import (
+    Destination,
+    DestinationKind,
+    is_name,
+    is_number,
+    mailbox_after,
+)
 
 
 @pytest.mark.parametrize(
@@ -83,3 +89,16 @@ def test_names_and_numbers_follow_the_shared_patterns() -> None:
     assert is_number("1" * 20)
     assert not is_number("1" * 21)
     assert not is_number("+7")
+
+
+@pytest.mark.parametrize(
+    ("cause", "busy"),
+    [("busy", True), ("declined", True), ("no-answer", False), ("unavailable", False)],
+)
+def test_a_call_an_extension_did_not_take_goes_to_its_mailbox(cause: str, busy: bool) -> None:
+    assert mailbox_after("101", cause) == Destination(DestinationKind.VOICEMAIL, "101", busy=busy)
+
+
+@pytest.mark.parametrize("cause", ["cancelled", "incompatible", "answered"])
+def test_no_mailbox_for_a_failure_a_mailbox_is_not_for(cause: str) -> None:
+    assert mailbox_after("101", cause) is None
