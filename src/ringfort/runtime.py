@@ -250,6 +250,7 @@ class Node:
                 voicemail=self.voicemail,
                 message_limits=message_limits,
                 zone=zone(voicemail.timezone) if voicemail.timezone else None,
+                forwards=ExtensionService(db=self.db, on_change=self.directory.invalidate),
             ),
             voicemail=voicemail.enabled,
             inband_dtmf=calls.inband_dtmf,

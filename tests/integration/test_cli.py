@@ -143,13 +143,16 @@ def test_extension_add_list_set_password_remove(ringfort: Run) -> None:
 
     listed = json.loads(ok(ringfort("extension", "list", "--json")))
     assert [entry["number"] for entry in listed] == ["201", "202", "1000"]
-    assert all(set(entry) == {"number", "name", "created_at"} for entry in listed)
+    fields = {"number", "name", "created_at", "dnd", "forward_always", "forward_busy"}
+    assert all(set(entry) == {*fields, "forward_no_answer"} for entry in listed)
+    assert (listed[0]["dnd"], listed[0]["forward_busy"]) == (False, None)
     assert listed[0]["name"] == "Front desk"
     assert listed[0]["created_at"].endswith("+00:00")
 
     table = ok(ringfort("extension", "list")).splitlines()
-    assert table[0].split() == ["NUMBER", "NAME", "CREATED"]
+    assert table[0].split() == ["NUMBER", "NAME", "CREATED", "FORWARDING"]
     assert table[1].startswith("201  ")
+    assert table[1].rstrip().endswith("  -")
 
     assert re.fullmatch(
         r"[A-Za-z0-9]{20}", password_in(ok(ringfort("extension", "set-password", "201")))

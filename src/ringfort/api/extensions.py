@@ -16,10 +16,12 @@ from ringfort.api.errors import ERROR_RESPONSES
 from ringfort.api.listing import field_of, list_query, page_body
 from ringfort.api.models import Body
 from ringfort.services.extensions import (
+    FORWARDS,
     NAME_MAX_LENGTH,
     NUMBER_MAX_DIGITS,
     PASSWORD_MAX_LENGTH,
     ExtensionService,
+    ForwardingChange,
 )
 from ringfort.services.paging import PageRequest, page_of
 
@@ -65,8 +67,45 @@ class NewPassword(Body):
     )
 
 
+_FORWARD_DESCRIPTION = (
+    "a number someone has (an extension, a menu, a time condition, a queue, a DID);"
+    " null or empty switches it off; left out, it stays as it is."
+)
+
+
+class ForwardingBody(Body):
+    """An extension's call forwarding and do-not-disturb; what is left out stays."""
+
+    always: str | None = Field(
+        default=None, max_length=40, description=f"Every call goes here: {_FORWARD_DESCRIPTION}"
+    )
+    busy: str | None = Field(
+        default=None,
+        max_length=40,
+        description=f"Calls that find the extension busy go here: {_FORWARD_DESCRIPTION}",
+    )
+    no_answer: str | None = Field(
+        default=None,
+        max_length=40,
+        description="Calls not answered in the ring time, or with no phone registered, go"
+        f" here: {_FORWARD_DESCRIPTION}",
+    )
+    dnd: bool | None = Field(
+        default=None, description="Do-not-disturb: calls find the extension busy."
+    )
+
+    def change(self) -> ForwardingChange:
+        """The service's change: a forward given as null becomes ``""`` (off)."""
+        given = self.model_fields_set
+        forwards = {
+            name: (getattr(self, name) or "") if name in given else None for name in FORWARDS
+        }
+        return ForwardingChange(**forwards, dnd=self.dnd)
+
+
 def extension_routes(service: ExtensionService) -> APIRouter:
-    """``/api/v1/extensions``: add, list, show, rename, remove, set the password."""
+    """``/api/v1/extensions``: add, list, show, rename, remove, set the password and the
+    forwarding."""
     router = APIRouter(tags=["extensions"], responses=ERROR_RESPONSES)
     listing = list_query(SORTABLE, default="number", text=SEARCHED)
 
@@ -98,6 +137,12 @@ def extension_routes(service: ExtensionService) -> APIRouter:
         if body.name is None:
             return asdict(await service.get(number))
         return asdict(await service.rename(number, body.name))
+
+    @router.patch("/api/v1/extensions/{number}/forwarding")
+    async def set_forwarding(number: str, body: ForwardingBody) -> dict[str, Any]:
+        """Set an extension's forwards (always, busy, no answer) and do-not-disturb; 422
+        naming the field for a forward that is nobody's number or the extension's own."""
+        return asdict(await service.set_forwarding(number, body.change()))
 
     @router.put("/api/v1/extensions/{number}/password")
     async def set_password(number: str, body: NewPassword) -> dict[str, Any]:

@@ -7,19 +7,22 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, tzinfo
 
-from ringfort.apps.features import MY_VOICEMAIL, split_feature
+from ringfort.apps.features import MY_VOICEMAIL, split_feature, split_forwarding
+from ringfort.apps.forwarding import run_forwarding_code
 from ringfort.apps.ivr.menu import clips_for, run_menu
 from ringfort.apps.parking import ParkingLot, run_parking
-from ringfort.apps.ports import AppDirectory
+from ringfort.apps.ports import AppDirectory, ForwardingStore
 from ringfort.apps.queue.caller import run_queue
 from ringfort.apps.queue.centre import CallCentre
 from ringfort.apps.queue.login import run_feature
 from ringfort.apps.queue.ports import QueueDirectory
 from ringfort.apps.voicemail import MailboxStore, MessageLimits, leave_message
 from ringfort.apps.voicemail_menu import run_voicemail_menu
+from ringfort.disposition import Disposition
 from ringfort.media.prompts import PromptLibrary
 from ringfort.pbx.control import BridgeResult, CallControl, TransferRequested
 from ringfort.pbx.destination import Destination, DestinationKind, mailbox_after
+from ringfort.pbx.forwarding import NO_FORWARDING, Forwarding
 
 __all__ = ["MAX_HOPS", "Applications"]
 
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 
 MAX_HOPS = 32
 """Menus and time conditions a call may pass through; more means they point at each other."""
+
+
+_DO_NOT_DISTURB = BridgeResult(False, 486, Disposition.BUSY, "busy")
+"""What ringing an extension in do-not-disturb comes to (it is not rung)."""
 
 
 def _utc_now() -> datetime:
@@ -37,7 +44,8 @@ class Applications:
     """The AppLauncher of the call core: follows destinations until the caller is put through.
 
     ``now`` is the wall clock time conditions are judged by (injected in tests).
-    Queues and agents' feature codes need ``queues`` and ``centre``.
+    Queues and agents' feature codes need ``queues`` and ``centre``; extensions' forwards,
+    do-not-disturb and their feature codes need ``forwards``.
     """
 
     def __init__(
@@ -53,8 +61,10 @@ class Applications:
         voicemail: MailboxStore | None = None,
         message_limits: MessageLimits | None = None,
         zone: tzinfo | None = None,
+        forwards: ForwardingStore | None = None,
     ) -> None:
         self._directory = directory
+        self._forwards = forwards
         self._prompts = prompts
         self._now = now
         self._language = language
@@ -93,17 +103,25 @@ class Applications:
             destination, language = step
         log.warning("call %s: destinations loop (more than %d hops)", call.uniqueid, MAX_HOPS)
 
+    async def _lookup(self, number: str) -> Destination | None:
+        """Where a call to ``number`` goes: an extension, a number of the dial plan, a
+        parking slot; None for nobody's number."""
+        if await self._directory.extension_exists(number):
+            return Destination(DestinationKind.EXTENSION, number)
+        destination = await self._directory.resolve(number)
+        if destination is not None:
+            return destination
+        if self._parking is not None and number in self._parking:
+            return Destination(DestinationKind.FEATURE, number)
+        return None
+
     async def _destination_of(
         self, call: CallControl, number: str
     ) -> tuple[Destination, str] | None:
         """Where a transfer to ``number`` goes; an unknown number is announced and ends here."""
-        if await self._directory.extension_exists(number):
-            return Destination(DestinationKind.EXTENSION, number), self._language
-        destination = await self._directory.resolve(number)
+        destination = await self._lookup(number)
         if destination is not None:
             return destination, self._language
-        if self._parking is not None and number in self._parking:
-            return Destination(DestinationKind.FEATURE, number), self._language
         log.warning("call %s: transfer to %s, which is nobody's number", call.uniqueid, number)
         if call.answered and not call.gone:
             await call.play(clips_for(self._prompts, ("not-available", "goodbye"), self._language))
@@ -133,18 +151,7 @@ class Applications:
         """Run one destination; the next one (and its language), or None when done."""
         kind = destination.kind
         if kind is DestinationKind.EXTENSION:
-            result = await call.bridge(destination.target)
-            if not result.answered:
-                mailbox = await self._mailbox_after(call, destination.target, result)
-                if mailbox is not None:
-                    return mailbox, language
-                if call.answered and not call.gone:
-                    await call.play(
-                        clips_for(self._prompts, ("not-available", "goodbye"), language)
-                    )
-                return None
-            # Stay with the call while it is bridged: the extension may transfer it on.
-            return await self._follow_bridge(call)
+            return await self._extension(call, destination.target, language)
         if kind is DestinationKind.VOICEMAIL and self._voicemail is not None:
             if not destination.target:
                 await self._voicemail_menu(call, self._voicemail, None, language)
@@ -197,7 +204,13 @@ class Applications:
         ):
             await self._voicemail_menu(call, voicemail, call.caller, language)
             return None
-        feature = split_feature(destination.target) if kind is DestinationKind.FEATURE else None
+        is_feature = kind is DestinationKind.FEATURE
+        forward_code = split_forwarding(destination.target) if is_feature else None
+        if forward_code is not None and self._forwards is not None:
+            code, target = forward_code
+            await run_forwarding_code(call, code, target, self._forwards, self._prompts, language)
+            return None
+        feature = split_feature(destination.target) if is_feature else None
         if feature is not None and self._queues is not None and self._centre is not None:
             code, queue_number = feature
             await run_feature(
@@ -205,6 +218,75 @@ class Applications:
             )
             return None
         log.warning("call %s: %s is not available yet", call.uniqueid, destination)
+        return None
+
+    async def _extension(
+        self, call: CallControl, number: str, language: str
+    ) -> tuple[Destination, str] | None:
+        """Put the caller through to extension ``number``, following its forwards and
+        do-not-disturb, and those of the extensions they lead to (each extension once, so
+        forwards that point at each other end at the extension that closes the loop);
+        failing that, to the mailbox of the extension that did not take the call."""
+        seen = {number}
+        while True:
+            forwarding = await self._forwarding(number)
+            onward = await self._forward(call, number, forwarding.always, "always", seen)
+            if onward is None:
+                if forwarding.dnd:
+                    log.info("call %s: %s is in do-not-disturb", call.uniqueid, number)
+                    result = _DO_NOT_DISTURB
+                else:
+                    result = await call.bridge(number)
+                    if result.answered:
+                        # Stay with the call while it is bridged: it may be transferred on.
+                        return await self._follow_bridge(call)
+                after = forwarding.after(result.cause)
+                onward = await self._forward(call, number, after, result.cause, seen)
+                if onward is None:
+                    return await self._not_taken(call, number, result, language)
+            if onward.kind is not DestinationKind.EXTENSION:
+                return onward, language
+            number = onward.target
+            seen.add(number)
+
+    async def _forwarding(self, number: str) -> Forwarding:
+        if self._forwards is None:
+            return NO_FORWARDING
+        return await self._forwards.forwarding(number)
+
+    async def _forward(
+        self, call: CallControl, number: str, target: str | None, why: str, seen: set[str]
+    ) -> Destination | None:
+        """Where ``number``'s forward to ``target`` (for ``why``) leads; None when there is
+        no forward, it leads back to an extension this call came through, or to nobody."""
+        if target is None or call.gone:
+            return None
+        if target in seen:
+            log.info("call %s: %s forwards (%s) to %s, which forwarded here; not followed",
+                     call.uniqueid, number, why, target)  # fmt: skip
+            return None
+        destination = await self._lookup(target)
+        if destination is None:
+            log.warning("call %s: %s forwards (%s) to %s, which is nobody's number",
+                        call.uniqueid, number, why, target)  # fmt: skip
+            return None
+        log.info("call %s: %s forwards (%s) to %s", call.uniqueid, number, why, target)
+        return destination
+
+    async def _not_taken(
+        self, call: CallControl, number: str, result: BridgeResult, language: str
+    ) -> tuple[Destination, str] | None:
+        """Extension ``number`` did not take the call and forwards nowhere: its mailbox;
+        else an answered caller hears so, and one not answered yet gets the failure."""
+        mailbox = await self._mailbox_after(call, number, result)
+        if mailbox is not None:
+            return mailbox, language
+        if call.gone:
+            return None
+        if call.answered:
+            await call.play(clips_for(self._prompts, ("not-available", "goodbye"), language))
+        else:
+            await call.hangup(result.cause, status=result.status, disposition=result.disposition)
         return None
 
     async def _mailbox_after(

@@ -7,6 +7,7 @@ from typing import Protocol
 from ringfort.apps.ivr.config import IvrMenu
 from ringfort.apps.timecond import TimeCondition
 from ringfort.pbx.destination import Destination
+from ringfort.pbx.forwarding import Forwarding, ForwardingChange
 
 
 class AppDirectory(Protocol):
@@ -26,4 +27,18 @@ class AppDirectory(Protocol):
 
     async def resolve(self, number: str) -> Destination | None:
         """The menu or time condition ``number`` reaches, or None if it is neither's."""
+        ...
+
+
+class ForwardingStore(Protocol):
+    """Extensions' call forwarding and do-not-disturb, read by calls and set by phones."""
+
+    async def forwarding(self, number: str) -> Forwarding:
+        """Extension ``number``'s forwarding; NO_FORWARDING when it has none or is not an
+        extension."""
+        ...
+
+    async def set_forwarding(self, number: str, change: ForwardingChange) -> object:
+        """Change it; ValidationError (``ringfort.errors``) for a forward to nobody's
+        number, NotFoundError for no such extension."""
         ...

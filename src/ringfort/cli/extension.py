@@ -1,16 +1,21 @@
-"""``ringfort extension``: add, list, remove extensions and set their passwords."""
+"""``ringfort extension``: add, list, remove extensions, set their passwords and forwarding."""
 
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from ringfort.cli.output import format_time, print_json, print_table, to_record
 from ringfort.cli.state import run_with_database, state_of
 from ringfort.services.database import Database
-from ringfort.services.extensions import ExtensionService, ExtensionView
+from ringfort.services.extensions import (
+    FORWARDS,
+    ExtensionService,
+    ExtensionView,
+    ForwardingChange,
+)
 
 app = typer.Typer(
     help="Manage extensions: the numbers phones register as.",
@@ -78,7 +83,10 @@ def add(
 def list_(
     ctx: typer.Context,
     as_json: Annotated[
-        bool, typer.Option("--json", help="Print a JSON list of {number, name, created_at}.")
+        bool,
+        typer.Option(
+            "--json", help="Print a JSON list of {number, name, created_at, dnd, forward_*}."
+        ),
     ] = False,
 ) -> None:
     """List every extension in number order."""
@@ -94,9 +102,22 @@ def list_(
         typer.echo("no extensions; add one with: ringfort extension add NUMBER --name NAME")
     else:
         print_table(
-            ("NUMBER", "NAME", "CREATED"),
-            [(view.number, view.name, format_time(view.created_at)) for view in views],
+            ("NUMBER", "NAME", "CREATED", "FORWARDING"),
+            [
+                (view.number, view.name, format_time(view.created_at), _forwarding(view))
+                for view in views
+            ],
         )
+
+
+def _forwarding(view: ExtensionView) -> str:
+    """``dnd, always 103, no answer 500``; ``-`` when nothing is set."""
+    parts = ["dnd"] if view.dnd else []
+    for name in FORWARDS:
+        target = getattr(view, f"forward_{name}")
+        if target:
+            parts.append(f"{name.replace('_', ' ')} {target}")
+    return ", ".join(parts) or "-"
 
 
 @app.command("remove")
@@ -138,3 +159,68 @@ def set_password(
         typer.echo(f"password: {in_force}")
     else:
         typer.echo(f"password of extension {number} changed")
+
+
+_FORWARD_HELP = (
+    "A number someone has (extension, menu, queue, time condition, DID); '' or 'off'"
+    " switches this forward off."
+)
+
+
+def _forward_option(name: str) -> Any:
+    return typer.Option(name, metavar="NUMBER", help=_FORWARD_HELP, show_default=False)
+
+
+@app.command("forward")
+def forward(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(metavar="NUMBER", help="The extension.")],
+    always: Annotated[str | None, _forward_option("--always")] = None,
+    busy: Annotated[str | None, _forward_option("--busy")] = None,
+    no_answer: Annotated[str | None, _forward_option("--no-answer")] = None,
+    dnd: Annotated[
+        bool | None,
+        typer.Option(
+            "--dnd/--no-dnd",
+            help="Do-not-disturb: calls find the extension busy (its busy forward or its"
+            " mailbox's busy greeting take them).",
+            show_default=False,
+        ),
+    ] = None,
+    off: Annotated[
+        bool, typer.Option("--off", help="Switch every forward and do-not-disturb off.")
+    ] = False,
+) -> None:
+    """Show or set an extension's call forwarding and do-not-disturb.
+
+    --always sends every call to the number without ringing the extension; --busy
+    takes calls that find it busy (or declined, or in do-not-disturb); --no-answer
+    takes calls not answered in the ring time or with no phone registered. A forward
+    wins over the mailbox. Phones set the same with feature codes (*72, *90, *52, *78;
+    see docs/calls.md). Without options, prints what is set.
+    """
+    settings = state_of(ctx).settings()
+    if off:
+        change = ForwardingChange(always="", busy="", no_answer="", dnd=False)
+    else:
+        change = ForwardingChange(
+            always=_forward_value(always),
+            busy=_forward_value(busy),
+            no_answer=_forward_value(no_answer),
+            dnd=dnd,
+        )
+
+    async def action(db: Database) -> ExtensionView:
+        service = ExtensionService(db=db)
+        if change == ForwardingChange():
+            return await service.get(number)
+        return await service.set_forwarding(number, change)
+
+    view = run_with_database(settings, action)
+    typer.echo(f"extension {view.number}: {_forwarding(view)}")
+
+
+def _forward_value(value: str | None) -> str | None:
+    if value is None:
+        return None
+    return "" if value.strip().lower() in ("", "off", "none") else value

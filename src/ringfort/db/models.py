@@ -114,6 +114,14 @@ class Extension(Base):
     """The longest message a caller may leave."""
     voicemail_ask_pin: Mapped[bool] = mapped_column(default=True, server_default=true())
     """False: the owner's own phone reaches the mailbox (``*97``) without the PIN."""
+    dnd: Mapped[bool] = mapped_column(default=False, server_default=false())
+    """Do-not-disturb: calls find the extension busy and its phones do not ring."""
+    forward_always: Mapped[str | None] = mapped_column(String(20))
+    """Every call goes to this number instead (the phones do not ring)."""
+    forward_busy: Mapped[str | None] = mapped_column(String(20))
+    """Calls that find the extension busy (or declined, or do-not-disturb) go here."""
+    forward_no_answer: Mapped[str | None] = mapped_column(String(20))
+    """Calls not answered in the ring time, or with no phone registered, go here."""
     created_at: Mapped[datetime] = mapped_column(default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(default=utc_now, onupdate=utc_now)
 

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple, TypedDict
 from sqlalchemy import Insert, delete, func, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import load_only
 
 from ringfort.db.models import (
     BlockedAddress,
@@ -109,19 +110,25 @@ class ExtensionRepository:
         )
         return result.all()
 
-    async def passwords(self) -> dict[str, tuple[str, str, bool, int | None]]:
-        """Every extension's SIP password, name, voicemail switch and ring time by number
-        (the call core's snapshot)."""
-        result = await self._session.execute(
-            select(
-                Extension.number,
-                Extension.sip_password,
-                Extension.name,
-                Extension.voicemail_enabled,
-                Extension.ring_seconds,
+    async def passwords(self) -> dict[str, Extension]:
+        """Every extension by number, with only what the call core's snapshot reads loaded
+        (SIP password, name, voicemail switch, ring time, forwarding)."""
+        result = await self._session.scalars(
+            select(Extension).options(
+                load_only(
+                    Extension.number,
+                    Extension.sip_password,
+                    Extension.name,
+                    Extension.voicemail_enabled,
+                    Extension.ring_seconds,
+                    Extension.dnd,
+                    Extension.forward_always,
+                    Extension.forward_busy,
+                    Extension.forward_no_answer,
+                )
             )
         )
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in result}
+        return {extension.number: extension for extension in result}
 
     async def change_stamp(self) -> tuple[int, datetime | None]:
         """Changes whenever an extension is added, removed or updated.

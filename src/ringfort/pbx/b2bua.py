@@ -63,6 +63,7 @@ from ringfort.pbx.control import (
 )
 from ringfort.pbx.destination import Destination, DestinationKind, mailbox_after
 from ringfort.pbx.dtmf_info import digits_of_info
+from ringfort.pbx.forwarding import FAILOVER_CAUSES, NO_FORWARDING
 from ringfort.pbx.location import LocationService, reachable_peer
 from ringfort.pbx.outgoing import bracket, our_contact, our_via
 from ringfort.pbx.ports import Binding, DialPlan, ExtensionDirectory, MusicSource
@@ -447,9 +448,19 @@ class B2bua:
             if destination is None:
                 refused(404, "Not Found")
                 return
+        forwarded = (
+            destination is None
+            and callee is not None
+            and callee.forwarding.active
+            and self._launcher is not None
+        )
+        if forwarded:
+            # Forwards and do-not-disturb are followed in one place, the applications
+            # (chains and loops included): the call is put through to the extension there.
+            destination = Destination(DestinationKind.EXTENSION, target)
         reachable = self._reachable_bindings(target) if destination is None else []
         voicemail = self._voicemail and callee is not None and callee.voicemail
-        if voicemail and not reachable:
+        if destination is None and voicemail and not reachable:
             # No phone to ring: straight to the mailbox.
             destination = Destination(DestinationKind.VOICEMAIL, target)
         problem: tuple[int, str] | None = None
@@ -466,7 +477,7 @@ class B2bua:
             except RemoteProtocolError as error:
                 problem = (400, f"Bad SDP: {error}")
         record = (
-            destination is None
+            (destination is None or forwarded)
             and problem is None
             and self._recorder is not None
             and await self._recorder.wanted(username, target)
@@ -486,7 +497,7 @@ class B2bua:
             return
         call.counted = counted
         call.record = record
-        call.voicemail = voicemail
+        call.failover = FAILOVER_CAUSES if voicemail else frozenset()
         if offer is not None:
             self._take_remote(call.caller, offer)
         # No 100 Trying of our own: the INVITE server transaction sends one if the
@@ -825,11 +836,13 @@ class B2bua:
         # The application's ring time wins; else the longest the extensions ask for.
         ring_timeout = options.ring_timeout
         mailbox = False
+        forwarding = NO_FORWARDING
         for number in numbers:
             credentials = await self._directory.credentials(number)
             if credentials is not None:
                 known = True
                 mailbox = credentials.voicemail
+                forwarding = credentials.forwarding
                 reachable += self._reachable_bindings(number)
                 if options.ring_timeout is None and credentials.ring_seconds:
                     ring_timeout = max(ring_timeout or 0.0, credentials.ring_seconds)
@@ -838,13 +851,18 @@ class B2bua:
             return
         if not call.answered:
             # Not answered yet: it becomes an ordinary call to the numbers; when the one
-            # number has a mailbox, a failure is the application's to send there.
+            # number has a forward or a mailbox for a failure, that failure is the
+            # application's to send there.
             call.connected = result
-            call.voicemail = self._voicemail and len(numbers) == 1 and mailbox
+            call.failover = (
+                forwarding.failover(mailbox=self._voicemail and mailbox)
+                if len(numbers) == 1
+                else frozenset()
+            )
             if not reachable:
                 status = 480 if known else 404
-                if call.voicemail:
-                    self._mailbox_for_app(call, status, Disposition.FAILED, "unavailable")
+                if "unavailable" in call.failover:
+                    self._failure_for_app(call, status, Disposition.FAILED, "unavailable")
                     return
                 self._respond_to_caller(call, status)
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "unavailable", status)
@@ -1067,7 +1085,9 @@ class B2bua:
         callee.peer = None
         callee.last_ack = None
 
-    def hang_up_call(self, call: Call, cause: str, status: int) -> None:
+    def hang_up_call(
+        self, call: Call, cause: str, status: int, disposition: Disposition = Disposition.FAILED
+    ) -> None:
         """End an application's call (ControlDriver)."""
         if call.ended:
             return
@@ -1076,7 +1096,7 @@ class B2bua:
             return
         self._respond_to_caller(call, status)
         self._cancel_forks(call)
-        self._end(call, Disposition.FAILED, HangupBy.SYSTEM, cause, status)
+        self._end(call, disposition, HangupBy.SYSTEM, cause, status)
 
     def _app_request(self, call: Call, handle: ServerHandle, request: Request) -> None:
         """An in-dialog request from a caller whose media an application terminates."""
@@ -1807,31 +1827,33 @@ class B2bua:
         if call.bridge is not None:
             self._bridge_failed(call, outcome)
             return
-        mailbox = mailbox_after(call.dst, outcome.cause) if call.voicemail else None
-        if mailbox is not None:
-            # The caller is not told: the call goes on to the callee's mailbox.
+        if outcome.cause in call.failover:
+            # The caller is not told: the call goes on to the callee's mailbox, or back to
+            # the application (which sends it to a forward or the mailbox).
             self._cancel_ring_timer(call)
             self._cancel_forks(call)
             call.forks = []
             if call.app is None:
+                mailbox = mailbox_after(call.dst, outcome.cause)
+                assert mailbox is not None, "a direct call fails over to its mailbox only"
                 log.info("call %s: %s %s; to voicemail", call.uniqueid, call.dst, outcome.cause)
                 self._start_app(call, mailbox)
             else:
-                self._mailbox_for_app(call, outcome.status, outcome.disposition, outcome.cause)
+                self._failure_for_app(call, outcome.status, outcome.disposition, outcome.cause)
             return
         reason = "No Answer" if outcome.cause == "no-answer" else None
         self._respond_to_caller(call, outcome.status, reason=reason)
         self._cancel_forks(call)
         self._end(call, outcome.disposition, outcome.hangup_by, outcome.cause, outcome.status)
 
-    def _mailbox_for_app(
+    def _failure_for_app(
         self, call: Call, status: int, disposition: Disposition, cause: str
     ) -> None:
         """An application's caller, put through before answer to an extension with a
-        mailbox, was not taken: the caller is not told, and the application hears the
-        failure and sends the caller to the mailbox (`Applications`)."""
+        forward or a mailbox for this failure, was not taken: the caller is not told, and
+        the application hears the failure and sends the caller on (`Applications`)."""
         connected, call.connected = call.connected, None
-        call.voicemail = False
+        call.failover = frozenset()
         log.info("call %s: %s %s; back to the application", call.uniqueid, call.dst, cause)
         if connected is not None and not connected.done():
             connected.set_result(BridgeResult(False, status, disposition, cause))

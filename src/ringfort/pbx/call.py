@@ -189,8 +189,10 @@ class Call:
     """The recording in progress (by rule or the toggle key)."""
     hold_music: bool = False
     """Whether the party put on hold hears our music now."""
-    voicemail: bool = False
-    """A call to an extension with a mailbox: busy or unanswered, it goes to voicemail."""
+    failover: frozenset[str] = frozenset()
+    """The failures (causes) that do not end the call: a call to an extension with a
+    mailbox goes there, an application's caller put through to an extension with a
+    forward or a mailbox for that failure goes back to the application."""
     row_ended: bool = False
     """The call's own CDR row needs no writing when it ends: written already (its
     conversation ended in a blind transfer), or a bridge of the same uniqueid stands for it

@@ -146,8 +146,11 @@ class ControlDriver(Protocol):
         """Ring ``numbers`` at once and connect the caller to the first that answers."""
         ...
 
-    def hang_up_call(self, call: Call, cause: str, status: int) -> None:
-        """End the call: BYE when answered, ``status`` to the caller when not."""
+    def hang_up_call(
+        self, call: Call, cause: str, status: int, disposition: Disposition = Disposition.FAILED
+    ) -> None:
+        """End the call: BYE when answered, ``status`` to the caller when not (its record
+        then says ``disposition``)."""
         ...
 
     def join_calls(self, call: Call, other: Call) -> asyncio.Future[BridgeResult]:
@@ -491,10 +494,17 @@ class CallControl:
         self._stop_playing()
         raise TransferRequested(number)
 
-    async def hangup(self, cause: str = "normal", *, status: int = 480) -> None:
-        """End the call (``status`` is what an unanswered caller is told)."""
+    async def hangup(
+        self,
+        cause: str = "normal",
+        *,
+        status: int = 480,
+        disposition: Disposition = Disposition.FAILED,
+    ) -> None:
+        """End the call (``status`` is what an unanswered caller is told, ``disposition``
+        what its record says then)."""
         if not self.gone:
-            self._driver.hang_up_call(self._call, cause, status)
+            self._driver.hang_up_call(self._call, cause, status, disposition)
 
     async def wait_gone(self) -> None:
         """Return when the call is over."""

@@ -13,6 +13,8 @@ import enum
 import re
 from dataclasses import dataclass
 
+from ringfort.pbx.forwarding import BUSY_CAUSES, FAILOVER_CAUSES
+
 __all__ = [
     "MAX_PRIORITY",
     "NAME_PATTERN",
@@ -186,16 +188,11 @@ def _examples() -> str:
     return ", ".join(_EXAMPLES.values())
 
 
-_MAILBOX_CAUSES = frozenset({"busy", "declined", "no-answer", "unavailable"})
-"""Why an extension did not take a call, when a mailbox takes it instead (if it has one)."""
-
-
 def mailbox_after(number: str, cause: str) -> Destination | None:
     """Extension ``number``'s mailbox, if a call it did not take for ``cause`` (a
     failure's cause: ``busy``, ``no-answer``, ...) goes there; the busy greeting for a
     busy or declined one. None for a cause no mailbox is for (the caller hung up, no
     shared codec). Whether the extension has voicemail on is the caller's question."""
-    if cause not in _MAILBOX_CAUSES:
+    if cause not in FAILOVER_CAUSES:
         return None
-    busy = cause in ("busy", "declined")
-    return Destination(DestinationKind.VOICEMAIL, number, busy=busy)
+    return Destination(DestinationKind.VOICEMAIL, number, busy=cause in BUSY_CAUSES)

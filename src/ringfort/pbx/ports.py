@@ -12,6 +12,7 @@ from typing import Protocol
 
 from ringfort.media.engine import AudioClip
 from ringfort.pbx.destination import Destination
+from ringfort.pbx.forwarding import NO_FORWARDING, Forwarding
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,8 @@ class Credentials:
     ring_seconds: float | None = None
     """How long its phones ring before the call fails (or goes to the mailbox); None: the
     system's ring timeout."""
+    forwarding: Forwarding = NO_FORWARDING
+    """Its call forwarding and do-not-disturb."""
 
 
 @dataclass(frozen=True, slots=True)

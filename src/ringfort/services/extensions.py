@@ -1,4 +1,4 @@
-"""Extensions: adding, listing, removing them and setting their SIP passwords."""
+"""Extensions: adding, listing, removing them, setting their SIP passwords and forwarding."""
 
 from __future__ import annotations
 
@@ -15,8 +15,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ringfort.db.models import Extension, IvrMenu, IvrOption, Queue, TimeCondition
-from ringfort.db.repositories import ExtensionRepository, RegistrationRepository
+from ringfort.db.repositories import (
+    ExtensionRepository,
+    NumberPlanRepository,
+    RegistrationRepository,
+)
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
+from ringfort.pbx.destination import is_number
+from ringfort.pbx.forwarding import NO_FORWARDING, Forwarding
+from ringfort.pbx.forwarding import ForwardingChange as ForwardingChange
 from ringfort.services.database import Database
 from ringfort.services.numberplan import ensure_number_free
 
@@ -46,6 +53,18 @@ class ExtensionView:
     name: str
     created_at: datetime
     """When the extension was added (UTC)."""
+    dnd: bool = False
+    """Do-not-disturb: calls find it busy."""
+    forward_always: str | None = None
+    """Every call goes to this number instead."""
+    forward_busy: str | None = None
+    """Calls that find it busy go to this number."""
+    forward_no_answer: str | None = None
+    """Calls it does not answer (or with no phone registered) go to this number."""
+
+
+FORWARDS = ("always", "busy", "no_answer")
+"""The forwards an extension has: ``forward_<name>`` in its view."""
 
 
 def generate_password(length: int = GENERATED_PASSWORD_LENGTH) -> str:
@@ -98,9 +117,27 @@ def validate_password(password: str) -> str:
     return password
 
 
+def forwarding_of(extension: Extension) -> Forwarding:
+    """The call core's view of an extension row's forwards and do-not-disturb."""
+    forwarding = Forwarding(
+        always=extension.forward_always,
+        busy=extension.forward_busy,
+        no_answer=extension.forward_no_answer,
+        dnd=extension.dnd,
+    )
+    # One shared object for the common case: most extensions forward nowhere.
+    return forwarding if forwarding.active else NO_FORWARDING
+
+
 def _view(extension: Extension) -> ExtensionView:
     return ExtensionView(
-        number=extension.number, name=extension.name, created_at=extension.created_at
+        number=extension.number,
+        name=extension.name,
+        created_at=extension.created_at,
+        dnd=extension.dnd,
+        forward_always=extension.forward_always,
+        forward_busy=extension.forward_busy,
+        forward_no_answer=extension.forward_no_answer,
     )
 
 
@@ -198,6 +235,36 @@ class ExtensionService:
         self._changed(number)
         return password
 
+    async def set_forwarding(self, number: str, change: ForwardingChange) -> ExtensionView:
+        """Change extension ``number``'s forwards and do-not-disturb; returns it as stored.
+
+        ValidationError (naming the field) for a forward that is not a number, is the
+        extension's own, or is nobody's number.
+        """
+        async with self._db.session() as session:
+            extension = await existing_extension(session, number)
+            for name in FORWARDS:
+                target = getattr(change, name)
+                if target is None:
+                    continue
+                target = target.strip()
+                if target:
+                    await _check_forward(session, number, target, field=f"forward_{name}")
+                setattr(extension, f"forward_{name}", target or None)
+            if change.dnd is not None:
+                extension.dnd = change.dnd
+            await session.commit()
+            view = _view(extension)
+        self._changed(number)
+        return view
+
+    async def forwarding(self, number: str) -> Forwarding:
+        """Extension ``number``'s forwarding; NO_FORWARDING when it has none or is no
+        extension (the applications' `ForwardingStore`)."""
+        async with self._db.session() as session:
+            extension = await ExtensionRepository(session=session).get(number)
+        return NO_FORWARDING if extension is None else forwarding_of(extension)
+
     async def ensure_demo(self) -> builtins.list[tuple[str, str, str]]:
         """Create the demo extensions 101 and 102 where missing.
 
@@ -262,6 +329,21 @@ async def _destinations_naming(session: AsyncSession, destination: str) -> list[
         if queue.exit_destination == destination:
             found.append(f"queue {queue.name} (exit key)")
     return found
+
+
+async def _check_forward(session: AsyncSession, number: str, target: str, *, field: str) -> None:
+    if not is_number(target):
+        raise ValidationError(
+            f"{field} must be a number of 1 to 20 digits, got {target!r}", field=field
+        )
+    if target == number:
+        raise ValidationError(f"{field}: extension {number} cannot forward to itself", field=field)
+    if await NumberPlanRepository(session=session).owner(target) is None:
+        raise ValidationError(
+            f"{field}: {target} is nobody's number; give an extension's, a menu's, a time"
+            " condition's, a queue's or a DID's number",
+            field=field,
+        )
 
 
 async def existing_extension(session: AsyncSession, number: str) -> Extension:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from ringfort.db.models import BLOCK_REASON_LENGTH, Registration
+from ringfort.db.models import BLOCK_REASON_LENGTH, Extension, Registration
 from ringfort.db.models import BlockedAddress as BlockedAddressRow
 from ringfort.db.repositories import (
     BlockedAddressRepository,
@@ -31,6 +31,7 @@ from ringfort.pbx.ports import (
     ExtensionDirectory,
 )
 from ringfort.services.database import Database
+from ringfort.services.extensions import forwarding_of
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +93,7 @@ class SqlExtensionDirectory:
         self, repository: ExtensionRepository, stamp: tuple[int, datetime | None]
     ) -> int:
         passwords = await repository.passwords()
-        self._snapshot = {
-            n: Credentials(n, pw, name, voicemail, ring)
-            for n, (pw, name, voicemail, ring) in passwords.items()
-        }
+        self._snapshot = {number: _credentials(row) for number, row in passwords.items()}
         self._stamp = stamp
         self._checked_at = self._monotonic()
         return len(passwords)
@@ -148,17 +146,7 @@ class SqlExtensionDirectory:
     async def _load(self, number: str, generation: int) -> Credentials | None:
         async with self._db.session() as session:
             extension = await ExtensionRepository(session=session).get(number)
-        found = (
-            None
-            if extension is None
-            else Credentials(
-                number,
-                extension.sip_password,
-                extension.name,
-                extension.voicemail_enabled,
-                extension.ring_seconds,
-            )
-        )
+        found = None if extension is None else _credentials(extension)
         if generation == self._generation:
             self._remember(number, found)
         return found
@@ -195,6 +183,18 @@ class SqlExtensionDirectory:
             self._pending.pop(number, None)
             if self._snapshot is not None:
                 self._snapshot.pop(number, None)
+
+
+def _credentials(extension: Extension) -> Credentials:
+    """What the call core knows of an extension."""
+    return Credentials(
+        extension.number,
+        extension.sip_password,
+        extension.name,
+        extension.voicemail_enabled,
+        extension.ring_seconds,
+        forwarding_of(extension),
+    )
 
 
 def _binding(row: Registration) -> Binding:

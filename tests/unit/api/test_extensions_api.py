@@ -120,3 +120,49 @@ async def test_an_extension_a_menu_sends_calls_to_is_kept(api: httpx.AsyncClient
     refused = await api.delete("/api/v1/extensions/101")
     assert refused.status_code == 409
     assert "menu main (key 1)" in refused.json()["detail"]
+
+
+async def test_forwarding_is_set_changed_and_switched_off(api: httpx.AsyncClient) -> None:
+    for number in ("101", "102", "103"):
+        await api.post("/api/v1/extensions", json={"number": number, "name": f"Desk {number}"})
+    url = "/api/v1/extensions/101/forwarding"
+    first = await api.patch(url, json={"always": "102", "no_answer": "103", "dnd": True})
+    assert first.status_code == 200, first.text
+    body = first.json()
+    assert (body["forward_always"], body["forward_busy"], body["forward_no_answer"]) == (
+        "102",
+        None,
+        "103",
+    )
+    assert body["dnd"] is True
+    # What is left out stays; null switches a forward off.
+    second = await api.patch(url, json={"always": None, "busy": "102"})
+    body = second.json()
+    assert (body["forward_always"], body["forward_busy"], body["forward_no_answer"]) == (
+        None,
+        "102",
+        "103",
+    )
+    assert body["dnd"] is True
+    listed = (await api.get("/api/v1/extensions")).json()["items"]
+    assert [item["forward_busy"] for item in listed] == ["102", None, None]
+
+
+async def test_a_forward_to_nobody_or_to_itself_is_refused_and_changes_nothing(
+    api: httpx.AsyncClient,
+) -> None:
+    await api.post("/api/v1/extensions", json={"number": "101", "name": "Desk"})
+    url = "/api/v1/extensions/101/forwarding"
+    nobody = await api.patch(url, json={"busy": "999", "dnd": True})
+    assert (nobody.status_code, nobody.json()["field"]) == (400, "forward_busy")
+    assert "999 is nobody's number" in nobody.json()["detail"]
+    itself = await api.patch(url, json={"always": "101"})
+    assert (itself.status_code, itself.json()["field"]) == (400, "forward_always")
+    letters = await api.patch(url, json={"no_answer": "12a"})
+    assert (letters.status_code, letters.json()["field"]) == (400, "forward_no_answer")
+    unknown = await api.patch(url, json={"sometimes": "102"})
+    assert unknown.status_code == 422
+    absent = await api.patch("/api/v1/extensions/999/forwarding", json={"dnd": True})
+    assert absent.status_code == 404
+    kept = (await api.get("/api/v1/extensions/101")).json()
+    assert (kept["dnd"], kept["forward_busy"]) == (False, None)

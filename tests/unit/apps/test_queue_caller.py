@@ -81,7 +81,9 @@ class Driver:
         self.results.put_nowait(result)
         return result
 
-    def hang_up_call(self, call: Call, cause: str, status: int) -> None:
+    def hang_up_call(
+        self, call: Call, cause: str, status: int, disposition: Disposition = Disposition.FAILED
+    ) -> None:
         pass
 
 

@@ -58,7 +58,9 @@ class Driver:
         self.result = asyncio.get_running_loop().create_future()
         return self.result
 
-    def hang_up_call(self, call: Call, cause: str, status: int) -> None:
+    def hang_up_call(
+        self, call: Call, cause: str, status: int, disposition: Disposition = Disposition.FAILED
+    ) -> None:
         self.hangups.append((cause, status))
 
     def join_calls(self, call: Call, other: Call) -> asyncio.Future[BridgeResult]:
