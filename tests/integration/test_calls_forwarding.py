@@ -170,3 +170,25 @@ def test_a_phone_sets_its_own_forwarding_with_feature_codes(
     caller = start_caller(sipp, server, CALLER, DESK, "call_hangup.xml", talk_ms=500)
     calling, _ = finish(caller, colleague)
     assert invite_finals(calling)[-1] == 200, calling.trace(12)
+
+
+def test_the_phone_a_call_was_forwarded_to_transfers_it_on(office: CallServer, sipp: Sipp) -> None:
+    server = office.server
+    forward(server, DESK, "--always", COLLEAGUE)
+    # Put through before answer, the call is the two phones' once answered: the
+    # colleague's transfer button works as in a call dialled straight to it.
+    colleague = start_callee(
+        sipp, server, COLLEAGUE, "uas_answer_then_refer.xml", keys={"target": OTHER}
+    )
+    other = start_callee(sipp, server, OTHER, "uas_answer.xml")
+    caller = start_caller(sipp, server, CALLER, DESK, "call_then_reinvited.xml", talk_ms=3000)
+    _, [transferring, answering] = finish(caller, colleague, other)
+    notify = requests_received(transferring, "NOTIFY")
+    assert notify, transferring.describe()
+    assert "SIP/2.0 200 OK" in notify[-1].text, transferring.describe()
+    assert requests_received(answering, "INVITE"), "the transfer target rang"
+    first = the_cdr(server, CALLER, DESK)
+    assert (first["disposition"], first["hangup_by"]) == ("ANSWERED", "callee"), first
+    second = the_cdr(server, CALLER, OTHER)
+    assert second["linkedid"] == first["uniqueid"], (first, second)
+    assert f"{COLLEAGUE} transferred {CALLER} to {OTHER}" in server.log(200)

@@ -326,6 +326,34 @@ def test_an_admin_sets_up_an_extension_and_a_queue_with_two_agents(
     notice = css(driver, "#notice")[0].text  # type: ignore[attr-defined]
     assert re.search(r"password.*: [A-Za-z0-9]{16,}$", notice), notice
 
+    # Its forwarding, in a form of its own: a number nobody has is refused under its field,
+    # then the queue's number is taken; an emptied forward is switched off again.
+    css(driver, '[data-forwarding="4650"]')[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#object-form [name=busy]"), what="the forwarding form")
+    fill(driver, {"busy": "999"})
+    wait_for(
+        driver,
+        lambda d: "nobody's number" in css(d, "#error-busy")[0].text,
+        what="the forward's error under its field",
+    )
+    fill(driver, {"busy": "510", "no_answer": "510"})
+    wait_for(
+        driver,
+        lambda d: "510" in css(d, '#objects tr[data-key="4650"]')[0].text,
+        what="the forward in the list",
+    )
+    assert "busy 510, no answer 510" in server.cli("extension", "forward", "4650").stdout
+    css(driver, '[data-forwarding="4650"]')[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#object-form [name=busy]"), what="the forwarding form")
+    assert css(driver, "#object-form [name=busy]")[0].get_attribute("value") == "510"  # type: ignore[attr-defined]
+    fill(driver, {"busy": ""})
+    wait_for(
+        driver,
+        lambda d: "busy" not in server.cli("extension", "forward", "4650").stdout,
+        what="the busy forward switched off",
+    )
+    assert "no answer 510" in server.cli("extension", "forward", "4650").stdout
+
     driver.get(f"{server.http_url}/ui/admin?resource=agents")  # type: ignore[attr-defined]
     for number, name, pin in (("21", "Oleg", "2121"), ("22", "Nina", "2222")):
         wait_for(driver, lambda d: css(d, "#objects"), what="the agents")

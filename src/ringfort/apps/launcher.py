@@ -237,6 +237,8 @@ class Applications:
                     result = _DO_NOT_DISTURB
                 else:
                     result = await call.bridge(number)
+                    if result.direct:
+                        return None  # put through before answer: the phones' call now
                     if result.answered:
                         # Stay with the call while it is bridged: it may be transferred on.
                         return await self._follow_bridge(call)

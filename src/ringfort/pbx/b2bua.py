@@ -1778,8 +1778,17 @@ class B2bua:
         self._publish(CallAnswered(call.uniqueid, call.uniqueid, call.src, call.dst, call.answer))
         agreed = endpoint_format(answer) if answer is not None else None
         self._conversation_begins(call, call.uniqueid, call.dst, agreed, None)
-        if call.connected is not None and not call.connected.done():
-            call.connected.set_result(BridgeResult(True, 200, Disposition.ANSWERED, "answered"))
+        call.answered_by = fork.binding.number
+        connected, call.connected = call.connected, None
+        if connected is not None and not connected.done():
+            # Put through before answer: from now on a call between two phones, like one
+            # dialled straight (transfers, parking); the application is done with it.
+            call.app = None
+            connected.set_result(
+                BridgeResult(
+                    True, 200, Disposition.ANSWERED, "answered", fork.binding.number, direct=True
+                )
+            )
 
     def _ack_callee(self, call: Call, body: bytes) -> None:
         """ACK the callee's 2xx (with the caller's answer for a late offer)."""
@@ -2391,7 +2400,9 @@ def _number_at(call: Call, side: Side) -> str:
     or callee of a call between phones."""
     if call.app is not None and side is Side.CALLEE and call.bridge is not None:
         return call.bridge.dst
-    return call.src if side is Side.CALLER else call.dst
+    if side is Side.CALLER:
+        return call.src
+    return call.answered_by or call.dst
 
 
 def _format_in_use(leg: Leg) -> EndpointFormat | None:

@@ -183,6 +183,9 @@ class Call:
     bridge: Bridge | None = None
     connected: asyncio.Future[BridgeResult] | None = None
     """An application's not-yet-answered call put through to a number: told how that went."""
+    answered_by: str | None = None
+    """The extension whose phone answered the call (for one put through by an application
+    or forwarded, not always ``dst``, the number dialled)."""
     record: bool = False
     """Whether a recording rule covers this call: it is recorded from its answer."""
     recording: ActiveRecording | None = None

@@ -90,6 +90,9 @@ class BridgeResult:
     """The number that answered (one of those rung)."""
     uniqueid: str | None = None
     """The bridge's own call id (its CDR row's ``uniqueid``), once it was tried."""
+    direct: bool = False
+    """Answered by a caller not answered before (put through before answer): the call is
+    one between two phones from now on, which the application has no more part in."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,9 +386,12 @@ class CallControl:
 
         Before the call is answered, this is an ordinary call from the caller to
         ``number`` (its ringing, answer or failure reach the caller, and a failure ends
-        the call). After answering, the caller hears ringback while the number rings,
-        and a failure returns here with the call still up, for the application to
-        carry on (say "not available", go back to a menu, take a message). With
+        the call); once answered it is a call between the two phones, as if dialled
+        straight (transfers, parking), and the result says so (``direct``): the
+        application is done with it. After answering, the caller hears ringback while
+        the number rings, and a failure returns here with the call still up, for the
+        application to carry on (say "not available", go back to a menu, take a
+        message). With
         ``ringback=False`` the caller goes on hearing what plays (music) while it rings;
         ``record`` records the conversation whatever the recording rules say.
         """

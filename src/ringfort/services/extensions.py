@@ -238,8 +238,8 @@ class ExtensionService:
     async def set_forwarding(self, number: str, change: ForwardingChange) -> ExtensionView:
         """Change extension ``number``'s forwards and do-not-disturb; returns it as stored.
 
-        ValidationError (naming the field) for a forward that is not a number, is the
-        extension's own, or is nobody's number.
+        ValidationError (naming the forward: ``always``, ``busy``, ``no_answer``) for a
+        forward that is not a number, is the extension's own, or is nobody's number.
         """
         async with self._db.session() as session:
             extension = await existing_extension(session, number)
@@ -249,7 +249,7 @@ class ExtensionService:
                     continue
                 target = target.strip()
                 if target:
-                    await _check_forward(session, number, target, field=f"forward_{name}")
+                    await _check_forward(session, number, target, field=name)
                 setattr(extension, f"forward_{name}", target or None)
             if change.dnd is not None:
                 extension.dnd = change.dnd
@@ -332,15 +332,18 @@ async def _destinations_naming(session: AsyncSession, destination: str) -> list[
 
 
 async def _check_forward(session: AsyncSession, number: str, target: str, *, field: str) -> None:
+    """ValidationError naming ``field`` (``always``, ``busy``, ``no_answer``) unless
+    ``target`` is someone else's number."""
+    which = f"the {field.replace('_', ' ')} forward"
     if not is_number(target):
         raise ValidationError(
-            f"{field} must be a number of 1 to 20 digits, got {target!r}", field=field
+            f"{which} must be a number of 1 to 20 digits, got {target!r}", field=field
         )
     if target == number:
-        raise ValidationError(f"{field}: extension {number} cannot forward to itself", field=field)
+        raise ValidationError(f"{which}: extension {number} cannot forward to itself", field=field)
     if await NumberPlanRepository(session=session).owner(target) is None:
         raise ValidationError(
-            f"{field}: {target} is nobody's number; give an extension's, a menu's, a time"
+            f"{which}: {target} is nobody's number; give an extension's, a menu's, a time"
             " condition's, a queue's or a DID's number",
             field=field,
         )

@@ -11,7 +11,14 @@
 
   // What each page lists; `key` names an object in its path.
   const RESOURCES = [
-    { name: "extensions", path: "/api/v1/extensions", key: "number", columns: ["number", "name", "created_at"] },
+    {
+      name: "extensions", path: "/api/v1/extensions", key: "number",
+      columns: ["number", "name", "dnd", "forward_always", "forward_busy", "forward_no_answer", "created_at"],
+      // Forwarding has its own form (PATCH .../forwarding); an emptied forward is sent as
+      // "" so it is switched off rather than left as it was.
+      extra: [{ name: "forwarding", path: "forwarding", clearEmpty: true,
+        values: (row) => ({ always: row.forward_always, busy: row.forward_busy, no_answer: row.forward_no_answer, dnd: row.dnd }) }],
+    },
     { name: "agents", path: "/api/v1/agents", key: "number", columns: ["number", "name", "wrapup"] },
     { name: "queues", path: "/api/v1/queues", key: "name", columns: ["name", "number", "strategy", "ring_timeout", "max_wait"], members: true },
     { name: "menus", path: "/api/v1/menus", key: "name", columns: ["name", "number", "language", "timeout_destination"] },
@@ -99,16 +106,21 @@
     return text;
   }
 
-  function openForm(mode, row) {
-    const path = mode === "add" ? resource.path : `${resource.path}/{${resource.key === "id" ? "rule_id" : resource.key}}`;
+  // `extra` (one of a resource's extra forms) changes a part of an object at its own path.
+  function openForm(mode, row, extra) {
+    const keyPath = `${resource.path}/{${resource.key === "id" ? "rule_id" : resource.key}}`;
+    const path = mode === "add" ? resource.path : (extra ? `${keyPath}/${extra.path}` : keyPath);
     const method = mode === "add" ? "post" : "patch";
     const schema = bodySchema(path, method) || bodySchema(`${resource.path}/{${resource.key}}`, method);
     if (!schema) { show(formBox); return; }
     const required = new Set(schema.required || []);
+    const values = extra ? extra.values(row) : row;
     const fields = Object.entries(schema.properties || {}).map(([name, property]) =>
-      field(name, property, mode === "add" && required.has(name), row ? row[name] : undefined));
+      field(name, property, mode === "add" && required.has(name), values ? values[name] : undefined));
+    let title = t("admin.add");
+    if (mode !== "add") title = extra ? `${t(`admin.${extra.name}`)}: ${row[resource.key]}` : `${t("admin.change")} ${row[resource.key]}`;
     const form = el("form", { class: "card", id: "object-form", novalidate: true },
-      el("h2", {}, mode === "add" ? t("admin.add") : `${t("admin.change")} ${row[resource.key]}`),
+      el("h2", {}, title),
       ...fields,
       el("button", { class: "primary", type: "submit" }, t("admin.save")), " ",
       el("button", { type: "button", id: "cancel" }, t("admin.cancel")));
@@ -122,6 +134,7 @@
         for (const input of form.querySelectorAll("input, select, textarea")) {
           const value = valueOf(input);
           if (value !== undefined) body[input.name] = value;
+          else if (extra && extra.clearEmpty) body[input.name] = "";
         }
       } catch (error) {
         problem.textContent = `${t("admin.bad_json")}: ${error.message}`;
@@ -129,7 +142,8 @@
         return;
       }
       try {
-        const target = mode === "add" ? resource.path : `${resource.path}/${encodeURIComponent(row[resource.key])}`;
+        const objectPath = `${resource.path}/${encodeURIComponent(row ? row[resource.key] : "")}`;
+        const target = mode === "add" ? resource.path : (extra ? `${objectPath}/${extra.path}` : objectPath);
         const answer = await api(mode === "add" ? "POST" : "PATCH", target, body);
         show(formBox);
         // A secret made by the server (a generated password, a token) is shown once.
@@ -225,6 +239,11 @@
         const edit = el("button", { "data-edit": row[resource.key] }, t("admin.change"));
         edit.addEventListener("click", () => openForm("change", row));
         actions.append(edit, " ");
+      }
+      for (const extra of resource.extra || []) {
+        const button = el("button", { [`data-${extra.name}`]: row[resource.key] }, t(`admin.${extra.name}`));
+        button.addEventListener("click", () => openForm("change", row, extra));
+        actions.append(button, " ");
       }
       if (resource.members) {
         const members = el("button", { "data-members": row[resource.key] }, t("admin.members"));
