@@ -27,6 +27,7 @@ def test_a_call_to_a_did_rings_its_extension(office: CallServer, sipp: Sipp) -> 
     # Routed before it was answered, the call is one call, to the number dialled.
     record = the_cdr(server, CALLER, DID)
     assert (record["disposition"], record["hangup_by"]) == ("ANSWERED", "caller"), record
+    assert record["answered_by"] == DESK, record
     listed = server.cli("did", "list").stdout
     assert DID in listed
     assert f"extension:{DESK}" in listed

@@ -3,6 +3,8 @@ keypad (feature codes), with real SIPp phones."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from callkit import (
     CallServer,
@@ -16,8 +18,8 @@ from callkit import (
 )
 from harness import ServerFactory
 from peers import RingfortServer, Sipp, wait_until
-from test_ivr_sipp import RtpSocket, rtp
-from test_voicemail_menu import call_app
+from test_ivr_sipp import RtpSocket, rtp, wait_for_greeting
+from test_voicemail_menu import call_app, press
 
 pytestmark = pytest.mark.peers
 
@@ -54,6 +56,7 @@ def test_forward_always_sends_calls_on_without_ringing_the_extension(
     # Put through before answer, the call is one call, to the number dialled.
     record = the_cdr(server, CALLER, DESK)
     assert (record["disposition"], record["hangup_by"]) == ("ANSWERED", "caller"), record
+    assert record["answered_by"] == COLLEAGUE, record
     assert f"{DESK} forwards (always) to {COLLEAGUE}" in server.log(200)
 
 
@@ -192,3 +195,16 @@ def test_the_phone_a_call_was_forwarded_to_transfers_it_on(office: CallServer, s
     second = the_cdr(server, CALLER, OTHER)
     assert second["linkedid"] == first["uniqueid"], (first, second)
     assert f"{COLLEAGUE} transferred {CALLER} to {OTHER}" in server.log(200)
+
+
+def test_a_forward_code_without_a_number_asks_for_it(
+    office: CallServer, sipp: Sipp, rtp: RtpSocket
+) -> None:
+    server = office.server
+    started = time.monotonic()
+    run = call_app(sipp, server, DESK, "*90", rtp)
+    wait_for_greeting(rtp, started, packets=10)  # "Please enter the number ..."
+    press(rtp, f"{COLLEAGUE}#")
+    calling, _ = finish(run)
+    assert invite_finals(calling)[-1] == 200, calling.trace(12)
+    assert forward(server, DESK) == f"extension {DESK}: busy {COLLEAGUE}"

@@ -276,6 +276,25 @@ def test_an_agent_pauses_and_plays_their_voicemail(
     wait_for(driver, lambda d: any(CALLER in row.text for row in css(d, "#my-calls tbody tr")),
              what="the call in my calls")  # fmt: skip
     assert_plays(driver, "#my-voicemail audio")
+
+    # Their phone's forwarding: a number nobody has is refused under its field, then
+    # do-not-disturb with a busy forward to the other agent's phone is saved.
+    wait_for(driver, lambda d: css(d, "#forwarding:not([hidden]) #fwd-busy"), what="the form")
+    busy = css(driver, "#fwd-busy")[0]
+    busy.send_keys("999")  # type: ignore[attr-defined]
+    css(driver, "#forwarding button[type=submit]")[0].click()  # type: ignore[attr-defined]
+    wait_for(
+        driver,
+        lambda d: "nobody's number" in css(d, "#fwd-error-busy")[0].text,
+        what="the forward's error under its field",
+    )
+    busy.clear()  # type: ignore[attr-defined]
+    busy.send_keys(OTHER_PHONE)  # type: ignore[attr-defined]
+    css(driver, "#fwd-dnd")[0].click()  # type: ignore[attr-defined]
+    css(driver, "#forwarding button[type=submit]")[0].click()  # type: ignore[attr-defined]
+    wait_for(driver, lambda d: css(d, "#fwd-saved:not([hidden])"), what="saved")
+    shown = server.cli("extension", "forward", AGENT_PHONE).stdout
+    assert f"dnd, busy {OTHER_PHONE}" in shown, shown
     screenshot(driver, "agent-page.png")
 
 

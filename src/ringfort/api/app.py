@@ -133,8 +133,9 @@ def create_app(
         app.include_router(supervisor_routes(db))
     if voicemail is not None:
         app.include_router(voicemail_routes(voicemail))
-    if db is not None:
-        app.include_router(extension_routes(extensions or ExtensionService(db=db)))
+    extensions = extensions or (ExtensionService(db=db) if db is not None else None)
+    if db is not None and extensions is not None:
+        app.include_router(extension_routes(extensions))
         app.include_router(agent_routes(AgentService(db=db)))
         app.include_router(queue_routes(QueueService(db=db), QueueDirectoryService(db=db)))
         app.include_router(menu_routes(IvrService(db=db)))
@@ -150,8 +151,8 @@ def create_app(
         app.include_router(metrics_routes(metrics))
     if users is not None and audit is not None:
         app.include_router(auth_routes(users, audit))
-        if db is not None and voicemail is not None:
-            app.include_router(me_routes(db, voicemail, callcentre))
+        if db is not None and voicemail is not None and extensions is not None:
+            app.include_router(me_routes(db, voicemail, callcentre, extensions))
         app.add_middleware(AccessMiddleware, users=users, audit=audit)
         mount_web(app)
     app.add_middleware(LoopShareMiddleware)  # the outermost: before any work on a request

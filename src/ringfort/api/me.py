@@ -1,5 +1,6 @@
 """REST routes of the logged-in user's own things: their agent's queues and pauses, their
-calls today, their mailbox (the agent's page uses them; any role may call them).
+calls today, their mailbox, their extension's forwarding and do-not-disturb (the agent's
+page uses them; any role may call them).
 
 The user's ``agent`` (number) and ``extension`` say whose they are; a user without
 them is told what to ask an admin for.
@@ -17,9 +18,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
 
+from ringfort.api.extensions import ForwardingBody
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.services.cdr import CdrService
 from ringfort.services.database import Database
+from ringfort.services.extensions import ExtensionService, ExtensionView
 from ringfort.services.live import LiveFeed
 from ringfort.services.queue_directory import QueueDirectoryService
 from ringfort.services.users import UserView
@@ -78,10 +81,37 @@ def _message(message: MessageView) -> dict[str, Any]:
     return found
 
 
-def me_routes(db: Database, voicemail: VoicemailService, live: LiveFeed | None) -> APIRouter:
+def _forwarding(view: ExtensionView) -> dict[str, Any]:
+    return {
+        "extension": view.number,
+        "dnd": view.dnd,
+        "always": view.forward_always,
+        "busy": view.forward_busy,
+        "no_answer": view.forward_no_answer,
+    }
+
+
+def me_routes(
+    db: Database,
+    voicemail: VoicemailService,
+    live: LiveFeed | None,
+    extensions: ExtensionService,
+) -> APIRouter:
     """``/api/v1/me/...``."""
     router = APIRouter(tags=["my page"])
     directory = QueueDirectoryService(db=db)
+
+    @router.get("/api/v1/me/forwarding")
+    async def my_forwarding(request: Request) -> dict[str, Any]:
+        """The forwards and do-not-disturb of the user's extension."""
+        return _forwarding(await extensions.get(_extension(_user(request))))
+
+    @router.patch("/api/v1/me/forwarding")
+    async def set_my_forwarding(request: Request, body: ForwardingBody) -> dict[str, Any]:
+        """Set them, as the phone's ``*72``/``*90``/``*52``/``*78`` codes do; what is left out
+        stays, a forward given as null or empty is switched off."""
+        number = _extension(_user(request))
+        return _forwarding(await extensions.set_forwarding(number, body.change()))
 
     async def own_message(request: Request, message_id: int) -> MessageView:
         mailbox = _extension(_user(request))

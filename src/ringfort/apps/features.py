@@ -43,7 +43,7 @@ VOICEMAIL_MAIN = "*98"
 
 FORWARD_ON = {"*72": "always", "*90": "busy", "*52": "no_answer"}
 """``*72<number>``: forward every call there; ``*90``: busy calls; ``*52``: unanswered ones
-(and calls when no phone is registered)."""
+(and calls when no phone is registered). Dialled without the number, it is asked for."""
 FORWARD_OFF = {"*73": "always", "*91": "busy", "*53": "no_answer"}
 """Switch that forward off again."""
 DND_ON, DND_OFF, DND_TOGGLE = "*78", "*79", "*76"
@@ -52,10 +52,11 @@ _DND_CODES = (DND_ON, DND_OFF, DND_TOGGLE)
 
 
 def split_forwarding(dialled: str) -> tuple[str, str] | None:
-    """``("*72", "103")`` for ``*72103``, ``("*73", "")`` for ``*73``, ``("*78", "")``;
-    None if ``dialled`` is no forwarding or do-not-disturb code."""
+    """``("*72", "103")`` for ``*72103``, ``("*72", "")`` for ``*72`` (the number is asked
+    for), ``("*73", "")`` for ``*73``, ``("*78", "")``; None if ``dialled`` is no
+    forwarding or do-not-disturb code."""
     code, rest = dialled[:3], dialled[3:]
-    if code in FORWARD_ON and is_number(rest):
+    if code in FORWARD_ON and (not rest or is_number(rest)):
         return code, rest
     if (code in FORWARD_OFF or code in _DND_CODES) and not rest:
         return code, ""

@@ -2,8 +2,9 @@
 
 The call is answered, the change is made to the caller's extension, and the caller hears
 what is now in force ("Calls will be forwarded to 1 0 3", "Do not disturb is on"). A
-forward to nobody's number, or to the caller's own, is refused with "That is not a valid
-choice" and changes nothing.
+forward code dialled without its number asks for it (keyed, then ``#``). A forward to
+nobody's number, or to the caller's own, is refused with "That is not a valid choice"
+and changes nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,11 @@ from ringfort.pbx.forwarding import ForwardingChange
 __all__ = ["run_forwarding_code"]
 
 log = logging.getLogger(__name__)
+
+MAX_NUMBER_DIGITS = 20
+NUMBER_TIMEOUT = 10.0
+"""Seconds to wait for the first digit of a number asked for."""
+NUMBER_INTERDIGIT = 5.0
 
 _FORWARD_ON_PROMPTS = {
     "always": "forward-always-on",
@@ -44,6 +50,17 @@ async def run_forwarding_code(
     said: tuple[str, ...]
     if code in FORWARD_ON:
         which = FORWARD_ON[code]
+        if not target:
+            await call.play(
+                clips_for(prompts, ("forward-enter-number",), language), interruptible=True
+            )
+            target = await call.collect_digits(
+                MAX_NUMBER_DIGITS, NUMBER_TIMEOUT, interdigit_timeout=NUMBER_INTERDIGIT
+            )
+            if not target:
+                log.info("%s dialled %s and keyed no number", extension, code)
+                await call.play(clips_for(prompts, ("no-input", "goodbye"), language))
+                return
         change = _forward(which, target)
         said = (_FORWARD_ON_PROMPTS[which], *prompts.digits(target))
     elif code in FORWARD_OFF:

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
-HEAD_REVISION = "0011"
+HEAD_REVISION = "0012"
 """The newest revision in ``migrations/versions``; a test keeps the two in step."""
 
 VERSION_TABLE = "alembic_version"

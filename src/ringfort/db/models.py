@@ -196,6 +196,9 @@ class Cdr(Base):
     disposition: Mapped[str] = mapped_column(String(16))
     hangup_by: Mapped[str | None] = mapped_column(String(8))
     recording: Mapped[str | None] = mapped_column(Text)
+    answered_by: Mapped[str | None] = mapped_column(String(CDR_PARTY_LENGTH))
+    """The extension whose phone answered, when not the number dialled alone says it (a
+    forward, a DID or a time condition put the call through); None if no phone answered."""
     """The call's recording, relative to the recordings directory, if it was recorded."""
 
 

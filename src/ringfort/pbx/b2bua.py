@@ -1678,6 +1678,7 @@ class B2bua:
             cause,
             200,
             recording=_recording_of(recorded, bridge.uniqueid),
+            answered_by=bridge.dst,
         )
 
     # -- forks ----------------------------------------------------------------------------------
@@ -2147,6 +2148,7 @@ class B2bua:
                 cause,
                 status if bridged else 487,
                 recording=_recording_of(recorded, bridge.uniqueid),
+                answered_by=bridge.dst,
             )
             bridge.result.cancel()
         self._end_row(call, disposition, hangup_by, cause, status, recorded)
@@ -2195,6 +2197,7 @@ class B2bua:
             cause,
             status,
             recording=_recording_of(recorded, call.uniqueid),
+            answered_by=call.answered_by,
         )
 
     def _publish_ended(
@@ -2210,6 +2213,7 @@ class B2bua:
         status: int,
         *,
         recording: str | None = None,
+        answered_by: str | None = None,
     ) -> None:
         """CallEnded for ``call`` itself or for one of its bridges (linked by ``call.uniqueid``)."""
         self._publish(
@@ -2227,6 +2231,7 @@ class B2bua:
                 cause=cause,
                 status=status,
                 recording=recording,
+                answered_by=answered_by if answer is not None else None,
             )
         )
 

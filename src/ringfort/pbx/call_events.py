@@ -82,3 +82,6 @@ class CallEnded(CallEvent):
     """The SIP status the caller was given (200 for an answered call)."""
     recording: str | None = None
     """The call's recording, relative to the recordings directory, if it was recorded."""
+    answered_by: str | None = None
+    """The extension whose phone answered (not always ``dst``: a forward, a DID or a time
+    condition may have put the call through to another); None when no phone did."""

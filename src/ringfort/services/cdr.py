@@ -113,6 +113,9 @@ class CdrView:
     hangup_by: str | None
     """``caller``, ``callee`` or ``system``."""
     recording: str | None
+    answered_by: str | None = None
+    """The extension whose phone answered (a forwarded call's ``dst`` is the number
+    dialled); None when no phone answered."""
 
 
 def whole_seconds(delta: timedelta) -> int:
@@ -136,6 +139,7 @@ def _view(cdr: Cdr) -> CdrView:
         disposition=cdr.disposition,
         hangup_by=cdr.hangup_by,
         recording=cdr.recording,
+        answered_by=cdr.answered_by,
     )
 
 
@@ -157,6 +161,7 @@ def cdr_values(
     answer: datetime | None = None,
     hangup_by: HangupBy | str | None = None,
     recording: str | None = None,
+    answered_by: str | None = None,
 ) -> dict[str, Any]:
     """The validated column values of one call leg's record, with ``duration`` and ``billsec``.
 
@@ -206,6 +211,9 @@ def cdr_values(
         "disposition": disposition.value,
         "hangup_by": None if hangup_by is None else hangup_by.value,
         "recording": recording,
+        "answered_by": None
+        if answer is None or not answered_by
+        else answered_by[:CDR_PARTY_LENGTH],
     }
 
 
@@ -272,6 +280,7 @@ class CdrService:
         answer: datetime | None = None,
         hangup_by: HangupBy | str | None = None,
         recording: str | None = None,
+        answered_by: str | None = None,
     ) -> CdrView:
         """Store the record of one call leg; ``duration`` and ``billsec`` follow from the times.
 
@@ -291,6 +300,7 @@ class CdrService:
                 answer=answer,
                 hangup_by=hangup_by,
                 recording=recording,
+                answered_by=answered_by,
             )
         )
         async with self._db.session() as session:

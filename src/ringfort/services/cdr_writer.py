@@ -77,6 +77,7 @@ def _values_of(event: CallEnded) -> dict[str, Any] | None:
             disposition=event.disposition,
             hangup_by=event.hangup_by,
             recording=event.recording,
+            answered_by=event.answered_by,
         )
     except ValidationError as exc:
         log.error("CDR refused (%s): %s", exc.message, _describe(event))

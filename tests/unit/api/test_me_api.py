@@ -149,3 +149,40 @@ async def test_a_user_who_is_no_agent_is_told_what_to_ask_for(client: httpx.Asyn
     calls = await client.get("/api/v1/me/calls")
     assert calls.status_code == 409
     assert "--extension N" in calls.json()["detail"]
+
+
+async def test_a_user_sets_the_forwarding_of_their_own_extension(
+    client: httpx.AsyncClient, db: Database
+) -> None:
+    headers = await log_in(client, "ada")
+    mine = await client.get("/api/v1/me/forwarding")
+    assert mine.json() == {
+        "extension": "101", "dnd": False, "always": None, "busy": None, "no_answer": None,
+    }  # fmt: skip
+    changed = await client.patch(
+        "/api/v1/me/forwarding", json={"dnd": True, "busy": "102"}, headers=headers
+    )
+    assert changed.status_code == 200, changed.text
+    assert (changed.json()["dnd"], changed.json()["busy"]) == (True, "102")
+    stored = await ExtensionService(db=db).get("101")
+    assert (stored.dnd, stored.forward_busy) == (True, "102")
+    refused = await client.patch("/api/v1/me/forwarding", json={"always": "999"}, headers=headers)
+    assert (refused.status_code, refused.json()["field"]) == (400, "always")
+    off = await client.patch("/api/v1/me/forwarding", json={"busy": ""}, headers=headers)
+    assert off.json()["busy"] is None
+    # Someone else's extension is the admin's to change, not this user's.
+    other = await client.patch(
+        "/api/v1/extensions/102/forwarding", json={"dnd": True}, headers=headers
+    )
+    assert other.status_code == 403
+
+
+async def test_a_user_without_an_extension_has_no_forwarding_to_set(
+    client: httpx.AsyncClient,
+) -> None:
+    headers = await log_in(client, "bob")
+    mine = await client.get("/api/v1/me/forwarding")
+    assert mine.status_code == 409
+    assert "--extension N" in mine.json()["detail"]
+    changed = await client.patch("/api/v1/me/forwarding", json={"dnd": True}, headers=headers)
+    assert changed.status_code == 409

@@ -20,13 +20,15 @@ from ringfort.pbx.destination import Destination, DestinationKind
         ("*78", ("*78", "")),
         ("*79", ("*79", "")),
         ("*76", ("*76", "")),
+        ("*72", ("*72", "")),
+        ("*52", ("*52", "")),
     ],
 )
 def test_forwarding_codes_split_into_code_and_number(dialled: str, split: tuple[str, str]) -> None:
     assert split_forwarding(dialled) == split
 
 
-@pytest.mark.parametrize("dialled", ["*72", "*72abc", "*73103", "*781", "*45500", "72103", "*7"])
+@pytest.mark.parametrize("dialled", ["*72abc", "*73103", "*781", "*45500", "72103", "*7"])
 def test_other_numbers_are_no_forwarding_code(dialled: str) -> None:
     assert split_forwarding(dialled) is None
 
@@ -46,4 +48,5 @@ async def test_the_call_core_sees_forwarding_codes_as_features() -> None:
     assert await codes.resolve("*72103") == Destination(DestinationKind.FEATURE, "*72103")
     assert await codes.resolve("*78") == Destination(DestinationKind.FEATURE, "*78")
     assert await codes.resolve("500") == Destination(DestinationKind.IVR, "main")
-    assert await codes.resolve("*72") is None
+    assert await codes.resolve("*72") == Destination(DestinationKind.FEATURE, "*72")
+    assert await codes.resolve("*7") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -340,3 +341,19 @@ async def test_a_call_ending_after_stop_is_logged_not_lost_silently(
 
     assert writer.pending == 0
     assert "uniqueid=late" in caplog.text
+
+
+async def test_the_record_says_which_extension_answered(db: Database) -> None:
+    writer = CdrWriter(db=db)
+    forwarded = dataclasses.replace(ended("1717142400.7"), answered_by="103")
+    # No phone answered: nobody is named, whatever the event carried.
+    missed = dataclasses.replace(
+        ended("1717142400.8", answered=False, disposition=Disposition.NO_ANSWER),
+        answered_by="103",
+    )
+    writer.on_call_ended(forwarded)
+    writer.on_call_ended(missed)
+    await writer.flush()
+    by_id = {record.uniqueid: record for record in await stored(db)}
+    assert (by_id["1717142400.7"].dst, by_id["1717142400.7"].answered_by) == ("102", "103")
+    assert by_id["1717142400.8"].answered_by is None

@@ -1,5 +1,5 @@
 // The agent's page: their state, their queues (log in, log out), pause with a reason,
-// their calls today and their voicemail with a player. It asks the server again every
+// their calls today, their voicemail with a player and their phone's forwarding. It asks the server again every
 // few seconds (agents do not get the supervisors' event stream).
 "use strict";
 
@@ -95,11 +95,37 @@
     }
   }
 
+  // The forwarding form is filled once (and after a save), not on every refresh, so the
+  // numbers being typed are not overwritten.
+  const forwarding = document.getElementById("forwarding");
+  const FORWARDS = ["always", "busy", "no_answer"];
+  function fillForwarding(mine) {
+    forwarding.dnd.checked = mine.dnd;
+    for (const name of FORWARDS) forwarding[name].value = mine[name] || "";
+    forwarding.hidden = false;
+  }
+  forwarding.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    forwarding.querySelectorAll(".field-error").forEach((node) => { node.textContent = ""; });
+    document.getElementById("fwd-saved").hidden = true;
+    const body = { dnd: forwarding.dnd.checked };
+    for (const name of FORWARDS) body[name] = forwarding[name].value.trim();
+    try {
+      fillForwarding(await api("PATCH", "/api/v1/me/forwarding", body));
+      document.getElementById("fwd-saved").hidden = false;
+    } catch (error) {
+      const where = error.field && document.getElementById(`fwd-error-${error.field}`);
+      if (where) where.textContent = error.message;
+      else { problem.textContent = error.message; problem.hidden = false; }
+    }
+  });
+
   pauseForm.addEventListener("submit", (event) => {
     event.preventDefault();
     act(() => api("POST", "/api/v1/me/pause", { reason: pauseForm.reason.value }));
   });
   document.getElementById("unpause-button").addEventListener("click", () => act(() => api("POST", "/api/v1/me/unpause")));
   await act(async () => {});
+  api("GET", "/api/v1/me/forwarding").then(fillForwarding).catch(() => {});  // no extension: no form
   setInterval(() => refresh().catch(() => {}), 3000);
 })();
