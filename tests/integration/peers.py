@@ -115,41 +115,70 @@ def _ephemeral_low(default: int = 32768) -> int:
 PORT_RANGE_HIGH = min(40000, _ephemeral_low())
 
 
+SMALL_BLOCK = 8
+"""Blocks up to this size (a phone's port, an RTP pair) are handed out in order; larger
+ones (a server's media range) from the top of the range down."""
+_cursor: dict[str, int] = {}
+
+
 def free_port_block(
     size: int = 1, *, host: str = LOCALHOST, low: int = 20000, high: int = PORT_RANGE_HIGH
 ) -> int:
     """First of ``size`` consecutive ports free for UDP and TCP on ``host``.
 
-    The start is random so that test runs sharing a host rarely collide; no
-    port is handed out twice by this process. A small race with other
-    processes remains, as with any probe-then-use scheme. Late in a long run the
-    ports handed out leave few large gaps that random starts would find, so the
-    range is then searched from its low end.
+    No port is handed out twice by this process. Small blocks are handed out one after
+    another from a random point (so test runs sharing a host rarely meet), large ones
+    from the top of the range down: the hundreds of single ports of a long run then stay
+    together instead of cutting the range into gaps too small for a server's media
+    range. A small race with other processes remains, as with any probe-then-use scheme.
     """
     with _port_lock:
-        for _ in range(500):
-            base = random.randrange(low, high - size)
-            block = [(host, port) for port in range(base, base + size)]
-            if any(item in _ports_handed_out for item in block):
-                continue
-            if all(port_is_free(port, host) for _, port in block):
-                _ports_handed_out.update(block)
-                return base
-        base = low
-        while base + size <= high:
-            taken = next(
-                (
-                    port
-                    for port in range(base, base + size)
-                    if (host, port) in _ports_handed_out or not port_is_free(port, host)
-                ),
-                None,
-            )
-            if taken is None:
-                _ports_handed_out.update((host, port) for port in range(base, base + size))
-                return base
-            base = taken + 1
-    raise RuntimeError(f"no block of {size} free ports on {host}")
+        if size <= SMALL_BLOCK:
+            start = _cursor.get(host)
+            if start is None or not low <= start <= high - size:
+                start = random.randrange(low, max(low + 1, (low + high) // 2))
+            base = _claim_upwards(start, high - size, size, host)
+            if base is None:
+                base = _claim_upwards(low, min(start, high - size + 1) - 1, size, host)
+            if base is not None:
+                _cursor[host] = base + size
+        else:
+            base = _claim_downwards(high - size, low, size, host)
+    if base is None:
+        raise RuntimeError(f"no block of {size} free ports on {host}")
+    return base
+
+
+def _taken(port: int, host: str) -> bool:
+    return (host, port) in _ports_handed_out or not port_is_free(port, host)
+
+
+def _claim(base: int, size: int, host: str) -> int:
+    _ports_handed_out.update((host, port) for port in range(base, base + size))
+    return base
+
+
+def _claim_upwards(first: int, last: int, size: int, host: str) -> int | None:
+    """The lowest free block starting in ``first`` .. ``last``, claimed; None if none."""
+    base = first
+    while base <= last:
+        taken = next((port for port in range(base, base + size) if _taken(port, host)), None)
+        if taken is None:
+            return _claim(base, size, host)
+        base = taken + 1
+    return None
+
+
+def _claim_downwards(first: int, last: int, size: int, host: str) -> int | None:
+    """The highest free block starting in ``first`` .. ``last`` (downwards), claimed."""
+    base = first
+    while base >= last:
+        ports = range(base + size - 1, base - 1, -1)
+        taken = next((port for port in ports if _taken(port, host)), None)
+        if taken is None:
+            return _claim(base, size, host)
+        base = taken - size
+    return None
 
 
 # --------------------------------------------------------------------------- processes

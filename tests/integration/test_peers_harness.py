@@ -172,18 +172,24 @@ def test_free_port_block_hands_out_distinct_free_ports() -> None:
     assert all(port_is_free(port) for port in range(second, second + 4))
 
 
-def test_free_port_block_finds_the_one_gap_left_in_a_crowded_range(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    # A long run has handed out most of the range: only ports low+40 .. low+59 are left,
-    # and every random start lands on a port handed out.
+def test_free_port_block_finds_the_one_gap_left_in_a_crowded_range() -> None:
+    # A long run has handed out most of the range: only ports low+40 .. low+59 are left.
     low = free_port_block(100)
     gap = range(low + 40, low + 60)
     peers._ports_handed_out.difference_update((LOCALHOST, port) for port in gap)
-    monkeypatch.setattr(peers.random, "randrange", lambda start, stop: low)
     assert free_port_block(20, low=low, high=low + 100) == low + 40
     with pytest.raises(RuntimeError, match="no block of 1 free ports"):
         free_port_block(1, low=low, high=low + 100)
+
+
+def test_single_ports_do_not_cut_the_range_into_small_gaps() -> None:
+    # Hundreds of phones' ports, then a server's media range of 201: the singles are
+    # handed out side by side, so a large block still fits in a range of 1,200.
+    low = free_port_block(1200)
+    peers._ports_handed_out.difference_update((LOCALHOST, port) for port in range(low, low + 1200))
+    singles = [free_port_block(1, low=low, high=low + 1200) for _ in range(300)]
+    assert len(set(singles)) == 300
+    assert free_port_block(201, low=low, high=low + 1200) >= low
 
 
 def test_stop_process_kills_a_process_group_that_ignores_sigterm() -> None:
