@@ -140,6 +140,10 @@ def test_a_forward_must_be_someones_number(office: CallServer) -> None:
     assert itself.returncode != 0
     assert "cannot forward to itself" in itself.stderr + itself.stdout
     assert forward(server, DESK) == f"extension {DESK}: -"
+    both = forward(server, DESK, "--busy", COLLEAGUE, "--no-answer", OTHER, "--dnd")
+    assert both == f"extension {DESK}: dnd, busy {COLLEAGUE}, no answer {OTHER}"
+    assert forward(server, DESK, "--busy", "off") == f"extension {DESK}: dnd, no answer {OTHER}"
+    assert forward(server, DESK, "--off") == f"extension {DESK}: -"
 
 
 def dial_code(sipp: Sipp, server: RingfortServer, phone: str, code: str, rtp: RtpSocket) -> None:

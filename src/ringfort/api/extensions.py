@@ -140,7 +140,7 @@ def extension_routes(service: ExtensionService) -> APIRouter:
 
     @router.patch("/api/v1/extensions/{number}/forwarding")
     async def set_forwarding(number: str, body: ForwardingBody) -> dict[str, Any]:
-        """Set an extension's forwards (always, busy, no answer) and do-not-disturb; 422
+        """Set an extension's forwards (always, busy, no answer) and do-not-disturb; 400
         naming the field for a forward that is nobody's number or the extension's own."""
         return asdict(await service.set_forwarding(number, body.change()))
 

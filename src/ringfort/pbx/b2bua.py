@@ -1262,6 +1262,9 @@ class B2bua:
         transferor_number = _number_at(call, transferor_side)
         if transferor_side is Side.CALLER:
             self._turn_around(call, clid)
+        # The phones' conversation is over (its row is written or a bridge stands for it);
+        # who answers next is a bridge's to say.
+        call.answered_by = None
         control = CallControl(call, self, self._media, music=self._music)
         # As if an application had put the caller through to the transferor: a caller
         # parked too long rings the transferor again.

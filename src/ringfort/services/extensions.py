@@ -23,7 +23,7 @@ from ringfort.db.repositories import (
 from ringfort.errors import ConflictError, NotFoundError, ValidationError
 from ringfort.pbx.destination import is_number
 from ringfort.pbx.forwarding import NO_FORWARDING, Forwarding
-from ringfort.pbx.forwarding import ForwardingChange as ForwardingChange
+from ringfort.pbx.forwarding import ForwardingChange as ForwardingChange  # for the interfaces
 from ringfort.services.database import Database
 from ringfort.services.numberplan import ensure_number_free
 
