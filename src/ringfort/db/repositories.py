@@ -110,7 +110,7 @@ class ExtensionRepository:
         )
         return result.all()
 
-    async def passwords(self) -> dict[str, Extension]:
+    async def call_core_view(self) -> dict[str, Extension]:
         """Every extension by number, with only what the call core's snapshot reads loaded
         (SIP password, name, voicemail switch, ring time, forwarding)."""
         result = await self._session.scalars(

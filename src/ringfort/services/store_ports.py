@@ -92,11 +92,11 @@ class SqlExtensionDirectory:
     async def _load_snapshot(
         self, repository: ExtensionRepository, stamp: tuple[int, datetime | None]
     ) -> int:
-        passwords = await repository.passwords()
-        self._snapshot = {number: _credentials(row) for number, row in passwords.items()}
+        rows = await repository.call_core_view()
+        self._snapshot = {number: _credentials(row) for number, row in rows.items()}
         self._stamp = stamp
         self._checked_at = self._monotonic()
-        return len(passwords)
+        return len(rows)
 
     async def close(self) -> None:
         """Stop a refresh in flight (at shutdown)."""
