@@ -62,7 +62,12 @@ from ringfort.services.queue_log_writer import QueueLogWriter
 from ringfort.services.recording_rules import RecordingRuleService
 from ringfort.services.recordings import RecordingJanitor, RecordingService
 from ringfort.services.status import StatusService
-from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
+from ringfort.services.store_ports import (
+    DirectoryForwarding,
+    SqlBindingStore,
+    SqlBlockStore,
+    SqlExtensionDirectory,
+)
 from ringfort.services.users import UserService
 from ringfort.services.voicemail import VoicemailService
 from ringfort.services.voicemail_mail import MailServer, MailTemplates, VoicemailMailer
@@ -250,7 +255,10 @@ class Node:
                 voicemail=self.voicemail,
                 message_limits=message_limits,
                 zone=zone(voicemail.timezone) if voicemail.timezone else None,
-                forwards=ExtensionService(db=self.db, on_change=self.directory.invalidate),
+                forwards=DirectoryForwarding(
+                    self.directory,
+                    ExtensionService(db=self.db, on_change=self.directory.invalidate),
+                ),
             ),
             voicemail=voicemail.enabled,
             inband_dtmf=calls.inband_dtmf,

@@ -22,6 +22,7 @@ from ringfort.db.repositories import (
     RegistrationRepository,
     RegistrationValues,
 )
+from ringfort.pbx.forwarding import NO_FORWARDING, Forwarding, ForwardingChange
 from ringfort.pbx.ports import (
     Binding,
     BindingStore,
@@ -31,7 +32,7 @@ from ringfort.pbx.ports import (
     ExtensionDirectory,
 )
 from ringfort.services.database import Database
-from ringfort.services.extensions import forwarding_of
+from ringfort.services.extensions import ExtensionService, ExtensionView, forwarding_of
 
 log = logging.getLogger(__name__)
 
@@ -183,6 +184,30 @@ class SqlExtensionDirectory:
             self._pending.pop(number, None)
             if self._snapshot is not None:
                 self._snapshot.pop(number, None)
+
+
+class DirectoryForwarding:
+    """Extensions' forwarding for calls: read from the call core's directory, set through
+    the extensions service.
+
+    The directory's snapshot already holds every extension's forwarding, so a call that
+    a menu, a time condition or a transfer puts through to an extension costs no query.
+    ``extensions`` must invalidate ``directory`` on change (its ``on_change``), so a
+    forward set from a phone holds for the next call.
+    """
+
+    def __init__(self, directory: SqlExtensionDirectory, extensions: ExtensionService) -> None:
+        self._directory = directory
+        self._extensions = extensions
+
+    async def forwarding(self, number: str) -> Forwarding:
+        """Extension ``number``'s forwarding; NO_FORWARDING when it is not an extension."""
+        credentials = await self._directory.credentials(number)
+        return credentials.forwarding if credentials is not None else NO_FORWARDING
+
+    async def set_forwarding(self, number: str, change: ForwardingChange) -> ExtensionView:
+        """Change it (see :meth:`ExtensionService.set_forwarding`)."""
+        return await self._extensions.set_forwarding(number, change)
 
 
 def _credentials(extension: Extension) -> Credentials:

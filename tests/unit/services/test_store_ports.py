@@ -9,10 +9,16 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
+from ringfort.pbx.forwarding import NO_FORWARDING, Forwarding, ForwardingChange
 from ringfort.pbx.ports import Binding, BlockedAddress, Credentials
 from ringfort.services.database import Database
 from ringfort.services.extensions import ExtensionService
-from ringfort.services.store_ports import SqlBindingStore, SqlBlockStore, SqlExtensionDirectory
+from ringfort.services.store_ports import (
+    DirectoryForwarding,
+    SqlBindingStore,
+    SqlBlockStore,
+    SqlExtensionDirectory,
+)
 
 
 class FakeMonotonic:
@@ -261,4 +267,27 @@ async def test_preloaded_snapshot_answers_without_queries_and_follows_changes(
         await asyncio.sleep(0.01)
     assert await directory.credentials("101") == Credentials("101", "second-password", "Alice")
     assert await directory.credentials("102") == Credentials("102", "bob-password", "Bob")
+    await directory.close()
+
+
+async def test_forwarding_is_read_from_the_snapshot_and_a_change_holds_at_once(
+    db: Database, queries: list[str]
+) -> None:
+    await ExtensionService(db=db).add("101", "Alice", "secret-101")
+    await ExtensionService(db=db).add("102", "Bob", "secret-102")
+    directory = SqlExtensionDirectory(db=db, monotonic=FakeMonotonic())
+    await directory.preload()
+    forwards = DirectoryForwarding(
+        directory, ExtensionService(db=db, on_change=directory.invalidate)
+    )
+
+    queries.clear()
+    assert await forwards.forwarding("101") == NO_FORWARDING
+    assert queries == []
+    assert await forwards.forwarding("999") == NO_FORWARDING
+
+    view = await forwards.set_forwarding("101", ForwardingChange(busy="102", dnd=True))
+    assert (view.forward_busy, view.dnd) == ("102", True)
+    # No waiting for the snapshot's refresh: the next call follows the new forward.
+    assert await forwards.forwarding("101") == Forwarding(busy="102", dnd=True)
     await directory.close()
