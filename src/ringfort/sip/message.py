@@ -494,6 +494,17 @@ class _MessageBase:
         # Not typing.cast: this runs for every header read, and cast is a call.
         return value  # type: ignore[return-value]
 
+    def compact(self) -> None:
+        """Forget the values parsed from header lines other than Via.
+
+        They are parsed again from the text if read. A message kept only to be sent
+        again (a transaction's final response, for up to 32 s) then holds little more
+        than its lines, and the Via that routes it.
+        """
+        headers = self.headers
+        via = headers._parsed.get("via")
+        headers._parsed = {} if via is None else {"via": via}
+
     def _required(self, key: str) -> str:
         value = self.headers.get(key)
         if value is None:

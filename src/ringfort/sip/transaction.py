@@ -361,8 +361,7 @@ class _Transaction(Generic[StateT, HandleT]):
         terminated: StateT,
         transitions: Mapping[tuple[StateT, Input], StateT],
     ) -> None:
-        self.request = request
-        """The request that created the transaction."""
+        self._request: Request | None = request
         self.peer = peer
         """Where requests go (client) or where the request came from and responses go (server)."""
         self.timers = timers
@@ -378,6 +377,31 @@ class _Transaction(Generic[StateT, HandleT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.handle.branch} {self._state.value}>"
+
+    @property
+    def request(self) -> Request:
+        """The request that created the transaction, while it is still needed.
+
+        A transaction that only waits out its last timer (Accepted, Completed after the
+        final response, Confirmed) lets go of it; asking then is a LocalProtocolError.
+        """
+        if self._request is None:
+            raise LocalProtocolError(
+                f"{type(self).__name__} in state {self._state.value} no longer holds its request"
+            )
+        return self._request
+
+    @property
+    def holds_request(self) -> bool:
+        """Whether :attr:`request` is still held."""
+        return self._request is not None
+
+    def _linger(self) -> None:
+        # What is left to do is absorbing or answering retransmissions for up to 32 s
+        # (Timers D, J, K, L, M), which needs the key and at most the last response.
+        # Under load thousands of transactions wait like this; holding their requests
+        # (each some fifteen objects) kept the garbage collector walking them.
+        self._request = None
 
     @property
     def state(self) -> StateT:
@@ -555,6 +579,7 @@ class ClientInviteTransaction(_Transaction[ClientInviteState, ClientHandle]):
             if previous in (ClientInviteState.CALLING, ClientInviteState.PROCEEDING):
                 self._stop(Timer.A, Timer.B)
                 self._start(Timer.M, self.timers.timer_m, now)
+                self._linger()
             self._pass_up(response)
         elif previous is ClientInviteState.COMPLETED:
             # A retransmitted failure response: our ACK was lost (RFC 3261 §17.1.1.2).
@@ -563,6 +588,7 @@ class ClientInviteTransaction(_Transaction[ClientInviteState, ClientHandle]):
         else:
             self._stop(Timer.A, Timer.B)
             self._ack = _build_ack(self.request, response)
+            self._linger()
             self._outgoing.append(self._ack)
             self._pass_up(response)
             self._start(Timer.D, self.timers.timer_d(reliable=self.peer.reliable), now)
@@ -620,6 +646,7 @@ class ClientNonInviteTransaction(_Transaction[ClientNonInviteState, ClientHandle
         self._events.append(ResponseReceived(self.handle, response))
         if event is Input.RECEIVE_FINAL:
             self._stop(Timer.E, Timer.F)
+            self._linger()
             self._start(Timer.K, self.timers.timer_k(reliable=self.peer.reliable), now)
         self._settle()
 
@@ -682,7 +709,8 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
 
     @property
     def last_response(self) -> Response | None:
-        """The latest response sent, the one a retransmitted INVITE is answered with."""
+        """The latest response sent, the one a retransmitted INVITE is answered with; None
+        in Accepted and Confirmed, where nothing is answered."""
         return self._last_response
 
     def receive_request(self, request: Request, peer: Peer, now: float) -> None:
@@ -698,6 +726,9 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
             if previous is not ServerInviteState.ACCEPTED and self._last_response is not None:
                 self._outgoing.append(self._last_response)
         elif previous is ServerInviteState.COMPLETED:
+            # Confirmed absorbs what comes: nothing is answered any more.
+            self._linger()
+            self._last_response = None
             self._stop(Timer.G, Timer.H)
             self._start(Timer.I, self.timers.timer_i(reliable=self.peer.reliable), now)
         elif previous is ServerInviteState.ACCEPTED:
@@ -720,10 +751,16 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
         self._advance(event)
         self._stop(Timer.TRYING)
         self._outgoing.append(response)
-        self._last_response = response
-        if event is Input.SEND_2XX and previous is ServerInviteState.PROCEEDING:
-            self._start(Timer.L, self.timers.timer_l, now)
-        elif event is Input.SEND_FAILURE:
+        if event is Input.SEND_2XX:
+            # Accepted absorbs retransmitted INVITEs (the 2xx is the TU's to resend), so
+            # neither the request nor the response is kept.
+            self._last_response = None
+            if previous is ServerInviteState.PROCEEDING:
+                self._start(Timer.L, self.timers.timer_l, now)
+                self._linger()
+        else:
+            self._last_response = response
+        if event is Input.SEND_FAILURE:
             # RFC 3261 §17.2.1: Timer G only where the transport may lose it.
             if not self.peer.reliable:
                 self._start(Timer.G, self._g_interval, now)
@@ -804,6 +841,9 @@ class ServerNonInviteTransaction(_Transaction[ServerNonInviteState, ServerHandle
         self._outgoing.append(response)
         self._last_response = response
         if event is Input.SEND_FINAL:
+            # Completed answers retransmissions with this response and nothing else.
+            self._linger()
+            response.compact()
             self._start(Timer.J, self.timers.timer_j(reliable=self.peer.reliable), now)
         self._settle()
 
@@ -965,9 +1005,10 @@ class TransactionLayer:
         return transaction.state if transaction is not None else None
 
     def original_request(self, handle: TransactionHandle) -> Request | None:
-        """The request that created a live transaction; ``None`` once it has terminated."""
+        """The request that created a live transaction; ``None`` once it has terminated or
+        only waits out its last timer (see ``_Transaction.request``)."""
         transaction = self._find(handle)
-        return transaction.request if transaction is not None else None
+        return transaction._request if transaction is not None else None
 
     # -- timers --------------------------------------------------------------
 

@@ -677,11 +677,108 @@ def test_reliable_non_invite_server_ends_with_its_final_response() -> None:
 
 
 def test_second_final_response_is_a_local_error() -> None:
-    transaction = ServerNonInviteTransaction(register(), ALICE_UDP, 0.0)
-    transaction.send_response(make_response(transaction.request, 200, to_tag="x"), 0.0)
+    request = register()
+    transaction = ServerNonInviteTransaction(request, ALICE_UDP, 0.0)
+    transaction.send_response(make_response(request, 200, to_tag="x"), 0.0)
 
     with pytest.raises(LocalProtocolError, match=r"200-699 from TU .* state Completed"):
-        transaction.send_response(make_response(transaction.request, 500, to_tag="x"), 0.1)
+        transaction.send_response(make_response(request, 500, to_tag="x"), 0.1)
+
+
+# -- what a transaction keeps while it waits out its last timer ---------------------------
+
+
+def test_transactions_let_go_of_their_request_once_only_retransmissions_are_left() -> None:
+    layer = TransactionLayer()
+    # Client INVITE: Accepted (2xx) and Completed (failure).
+    accepted = invite(branch="z9hG4bKaccepted")
+    accepted_handle = layer.send_request(accepted, BOB_UDP, 0.0)
+    failed = invite(branch="z9hG4bKfailed")
+    failed_handle = layer.send_request(failed, BOB_UDP, 0.0)
+    # Client non-INVITE: Completed.
+    options = register(branch="z9hG4bKclientreg")
+    options_handle = layer.send_request(options, BOB_UDP, 0.0)
+    # Server INVITE: Accepted (2xx) and Confirmed (failure, then ACK); non-INVITE: Completed.
+    answered = invite(branch="z9hG4bKanswered")
+    answered_handle = receive_invite(layer, answered)
+    refused = invite(branch="z9hG4bKrefused")
+    refused_handle = receive_invite(layer, refused)
+    registered = register(branch="z9hG4bKserverreg")
+    registered_handle = receive_invite(layer, registered)
+    layer.outgoing()
+    handles = [
+        accepted_handle,
+        failed_handle,
+        options_handle,
+        answered_handle,
+        refused_handle,
+        registered_handle,
+    ]
+    assert [layer.original_request(handle) for handle in handles] == [
+        accepted,
+        failed,
+        options,
+        answered,
+        refused,
+        registered,
+    ]
+
+    layer.receive_response(response(accepted, 200), BOB_UDP, 0.1)
+    layer.receive_response(response(failed, 486), BOB_UDP, 0.1)
+    layer.receive_response(response(options, 200), BOB_UDP, 0.1)
+    layer.send_response(answered_handle, make_response(answered, 200, to_tag="a"), 0.1)
+    layer.send_response(refused_handle, make_response(refused, 486, to_tag="b"), 0.1)
+    layer.receive_request(ack("z9hG4bKrefused", to_tag="b"), ALICE_UDP, 0.2)
+    ok = make_response(registered, 200, to_tag="c")
+    layer.send_response(registered_handle, ok, 0.1)
+    layer.outgoing()
+    drain(layer)
+
+    assert [layer.state(handle) for handle in handles] == [
+        ClientInviteState.ACCEPTED,
+        ClientInviteState.COMPLETED,
+        ClientNonInviteState.COMPLETED,
+        ServerInviteState.ACCEPTED,
+        ServerInviteState.CONFIRMED,
+        ServerNonInviteState.COMPLETED,
+    ]
+    assert [layer.original_request(handle) for handle in handles] == [None] * 6
+    # What they still do needs none of it: re-acknowledge a failure, answer a
+    # retransmitted request with the final response, pass a 2xx up.
+    layer.receive_response(response(failed, 486), BOB_UDP, 1.0)
+    assert [message.method for message in sent(layer) if isinstance(message, Request)] == ["ACK"]
+    layer.receive_request(register(branch="z9hG4bKserverreg"), ALICE_UDP, 1.0)
+    assert sent(layer) == [ok]
+    retransmitted_ok = response(accepted, 200)
+    layer.receive_response(retransmitted_ok, BOB_UDP, 1.0)
+    assert drain(layer) == [ResponseReceived(accepted_handle, retransmitted_ok)]
+
+
+def test_a_transaction_asked_for_the_request_it_let_go_of_says_so() -> None:
+    request = register()
+    transaction = ServerNonInviteTransaction(request, ALICE_UDP, 0.0)
+    assert transaction.holds_request
+    assert transaction.request is request
+    transaction.send_response(make_response(request, 200, to_tag="x"), 0.0)
+
+    assert not transaction.holds_request
+    with pytest.raises(LocalProtocolError, match="no longer holds its request"):
+        transaction.request  # noqa: B018
+
+
+def test_the_final_response_kept_for_retransmission_keeps_only_its_parsed_via() -> None:
+    layer = TransactionLayer()
+    request = register()
+    handle = receive_invite(layer, request)
+    assert request.from_.uri.user  # parsed, and shared with the response made from it
+    ok = make_response(request, 200, to_tag="2493k59kd")
+    layer.send_response(handle, ok, 0.0)
+
+    assert set(ok.headers._parsed) == {"via"}
+    # Read again, the values are what they were.
+    assert ok.from_ == request.from_
+    assert ok.to.tag == "2493k59kd"
+    assert bytes(ok) == bytes(make_response(request, 200, to_tag="2493k59kd"))
 
 
 # -- CANCEL (RFC 3261 §9) ---------------------------------------------------------------
