@@ -424,7 +424,8 @@ class B2bua:
                 self._respond_to_caller(call, 500)
                 self._cancel_forks(call)
                 self._end(call, Disposition.FAILED, HangupBy.SYSTEM, "error", 500)
-            elif call is None:
+            elif call is None and handle not in self._ended_invites:
+                # No call was opened (an ended one was answered already).
                 with contextlib.suppress(Exception):
                     self._reply(handle, make_response(request, 500, to_tag=_new_tag()))
 
