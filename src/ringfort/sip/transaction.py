@@ -348,7 +348,12 @@ HandleT = TypeVar("HandleT", ClientHandle, ServerHandle)
 
 
 class _Transaction(Generic[StateT, HandleT]):
-    """What the four machines share: state table, timers and output queues."""
+    """What the four machines share: state table, timers and output queues.
+
+    Each machine takes ``outgoing`` and ``events``, the queues its messages (with
+    ``peer``) and its events go to; without them it keeps its own, drained by
+    ``messages_to_send`` and ``next_event``.
+    """
 
     def __init__(
         self,
@@ -360,6 +365,8 @@ class _Transaction(Generic[StateT, HandleT]):
         state: StateT,
         terminated: StateT,
         transitions: Mapping[tuple[StateT, Input], StateT],
+        outgoing: list[tuple[Message, Peer]] | None,
+        events: deque[Event] | None,
     ) -> None:
         self._request: Request | None = request
         self.peer = peer
@@ -371,8 +378,11 @@ class _Transaction(Generic[StateT, HandleT]):
         self._terminated_state: StateT = terminated
         self._transitions: Mapping[tuple[StateT, Input], StateT] = transitions
         self._deadlines: dict[Timer, float] = {}
-        self._outgoing: list[Message] = []
-        self._events: deque[Event] = deque()
+        # A layer hands every transaction its own two queues: no container per
+        # transaction for the collector to walk (thousands wait out their last timer
+        # under load), and nothing to move from one queue to another.
+        self._outgoing: list[tuple[Message, Peer]] = [] if outgoing is None else outgoing
+        self._events: deque[Event] = deque() if events is None else events
         self._ended = False
 
     def __repr__(self) -> str:
@@ -446,13 +456,21 @@ class _Transaction(Generic[StateT, HandleT]):
         self._settle()
 
     def messages_to_send(self) -> list[Message]:
-        """Drain the messages to transmit to ``peer``, in order."""
-        messages, self._outgoing = self._outgoing, []
+        """Drain the messages to transmit to ``peer``, in order.
+
+        For a transaction driven on its own; inside a ``TransactionLayer`` the
+        layer's ``outgoing()`` drains them.
+        """
+        messages = [message for message, _ in self._outgoing]
+        self._outgoing.clear()
         return messages
 
     def next_event(self) -> Event | None:
-        """The next event for the TU, or ``None``."""
+        """The next event for the TU, or ``None`` (the layer's ``next_event`` inside one)."""
         return self._events.popleft() if self._events else None
+
+    def _send(self, message: Message) -> None:
+        self._outgoing.append((message, self.peer))
 
     def _advance(self, event: Input) -> bool:
         """Take the transition for ``event``; False when a message is absorbed."""
@@ -539,23 +557,35 @@ class ClientInviteTransaction(_Transaction[ClientInviteState, ClientHandle]):
     retransmitted failure responses, which it re-acknowledges itself; each
     2xx (retransmissions and forks alike) is passed up in Accepted, for the TU
     to acknowledge end to end.
+
+    ``handle`` saves recomputing it when the caller has it.
     """
 
     def __init__(
-        self, request: Request, peer: Peer, now: float, timers: TimerValues = DEFAULT_TIMERS
+        self,
+        request: Request,
+        peer: Peer,
+        now: float,
+        timers: TimerValues = DEFAULT_TIMERS,
+        *,
+        handle: ClientHandle | None = None,
+        outgoing: list[tuple[Message, Peer]] | None = None,
+        events: deque[Event] | None = None,
     ) -> None:
         super().__init__(
             request=request,
             peer=peer,
             timers=timers,
-            handle=_client_handle(request, invite=True),
+            handle=_client_handle(request, invite=True) if handle is None else handle,
             state=ClientInviteState.CALLING,
             terminated=ClientInviteState.TERMINATED,
             transitions=CLIENT_INVITE_TRANSITIONS,
+            outgoing=outgoing,
+            events=events,
         )
         self._ack: Request | None = None
         self._a_interval = timers.timer_a
-        self._outgoing.append(request)
+        self._send(request)
         # RFC 3261 §17.1.1.2: Timer A only where the transport may lose it.
         if not peer.reliable:
             self._start(Timer.A, self._a_interval, now)
@@ -584,12 +614,12 @@ class ClientInviteTransaction(_Transaction[ClientInviteState, ClientHandle]):
         elif previous is ClientInviteState.COMPLETED:
             # A retransmitted failure response: our ACK was lost (RFC 3261 §17.1.1.2).
             assert self._ack is not None
-            self._outgoing.append(self._ack)
+            self._send(self._ack)
         else:
             self._stop(Timer.A, Timer.B)
             self._ack = _build_ack(self.request, response)
             self._linger()
-            self._outgoing.append(self._ack)
+            self._send(self._ack)
             self._pass_up(response)
             self._start(Timer.D, self.timers.timer_d(reliable=self.peer.reliable), now)
         self._settle()
@@ -600,7 +630,7 @@ class ClientInviteTransaction(_Transaction[ClientInviteState, ClientHandle]):
     def _on_timer(self, timer: Timer, now: float) -> None:
         if timer is Timer.A:
             # RFC 3261 §17.1.1.2: Timer A doubles each time, with no cap.
-            self._outgoing.append(self.request)
+            self._send(self.request)
             self._a_interval *= 2
             self._start(Timer.A, self._a_interval, now)
         elif timer is Timer.B:
@@ -613,22 +643,34 @@ class ClientNonInviteTransaction(_Transaction[ClientNonInviteState, ClientHandle
 
     Creating it sends the request. Provisional and the first final response
     are passed up; retransmitted final responses are absorbed in Completed.
+
+    ``handle`` saves recomputing it when the caller has it.
     """
 
     def __init__(
-        self, request: Request, peer: Peer, now: float, timers: TimerValues = DEFAULT_TIMERS
+        self,
+        request: Request,
+        peer: Peer,
+        now: float,
+        timers: TimerValues = DEFAULT_TIMERS,
+        *,
+        handle: ClientHandle | None = None,
+        outgoing: list[tuple[Message, Peer]] | None = None,
+        events: deque[Event] | None = None,
     ) -> None:
         super().__init__(
             request=request,
             peer=peer,
             timers=timers,
-            handle=_client_handle(request, invite=False),
+            handle=_client_handle(request, invite=False) if handle is None else handle,
             state=ClientNonInviteState.TRYING,
             terminated=ClientNonInviteState.TERMINATED,
             transitions=CLIENT_NON_INVITE_TRANSITIONS,
+            outgoing=outgoing,
+            events=events,
         )
         self._e_interval = timers.timer_e
-        self._outgoing.append(request)
+        self._send(request)
         if not peer.reliable:
             self._start(Timer.E, self._e_interval, now)
         self._start(Timer.F, timers.timer_f, now)
@@ -652,7 +694,7 @@ class ClientNonInviteTransaction(_Transaction[ClientNonInviteState, ClientHandle
 
     def _on_timer(self, timer: Timer, now: float) -> None:
         if timer is Timer.E:
-            self._outgoing.append(self.request)
+            self._send(self.request)
             # RFC 3261 §17.1.2.2: back off to T2 in Trying; straight to T2 once
             # a provisional response says the server has the request.
             if self._state is ClientNonInviteState.PROCEEDING:
@@ -687,6 +729,8 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
         *,
         auto_trying: bool = True,
         handle: ServerHandle | None = None,
+        outgoing: list[tuple[Message, Peer]] | None = None,
+        events: deque[Event] | None = None,
     ) -> None:
         if request.method != "INVITE":
             raise LocalProtocolError(
@@ -700,6 +744,8 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
             state=ServerInviteState.PROCEEDING,
             terminated=ServerInviteState.TERMINATED,
             transitions=SERVER_INVITE_TRANSITIONS,
+            outgoing=outgoing,
+            events=events,
         )
         self._last_response: Response | None = None
         self._g_interval = timers.timer_g
@@ -724,7 +770,7 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
             # the retransmission is absorbed (RFC 6026 §7.1): the TU's own 2xx
             # retransmissions reach the client anyway.
             if previous is not ServerInviteState.ACCEPTED and self._last_response is not None:
-                self._outgoing.append(self._last_response)
+                self._send(self._last_response)
         elif previous is ServerInviteState.COMPLETED:
             # Confirmed absorbs what comes: nothing is answered any more.
             self._linger()
@@ -750,7 +796,7 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
         previous = self._state
         self._advance(event)
         self._stop(Timer.TRYING)
-        self._outgoing.append(response)
+        self._send(response)
         if event is Input.SEND_2XX:
             # Accepted absorbs retransmitted INVITEs (the 2xx is the TU's to resend), so
             # neither the request nor the response is kept.
@@ -770,11 +816,11 @@ class ServerInviteTransaction(_Transaction[ServerInviteState, ServerHandle]):
     def _on_timer(self, timer: Timer, now: float) -> None:
         if timer is Timer.TRYING:
             trying = make_response(self.request, 100)
-            self._outgoing.append(trying)
+            self._send(trying)
             self._last_response = trying
         elif timer is Timer.G:
             assert self._last_response is not None
-            self._outgoing.append(self._last_response)
+            self._send(self._last_response)
             self._g_interval = self.timers.backoff(self._g_interval)
             self._start(Timer.G, self._g_interval, now)
         elif timer is Timer.H:
@@ -801,6 +847,8 @@ class ServerNonInviteTransaction(_Transaction[ServerNonInviteState, ServerHandle
         timers: TimerValues = DEFAULT_TIMERS,
         *,
         handle: ServerHandle | None = None,
+        outgoing: list[tuple[Message, Peer]] | None = None,
+        events: deque[Event] | None = None,
     ) -> None:
         if request.method in {"INVITE", "ACK"}:
             raise LocalProtocolError(
@@ -814,6 +862,8 @@ class ServerNonInviteTransaction(_Transaction[ServerNonInviteState, ServerHandle
             state=ServerNonInviteState.TRYING,
             terminated=ServerNonInviteState.TERMINATED,
             transitions=SERVER_NON_INVITE_TRANSITIONS,
+            outgoing=outgoing,
+            events=events,
         )
         self._last_response: Response | None = None
         self._events.append(RequestReceived(self.handle, request, peer))
@@ -826,7 +876,7 @@ class ServerNonInviteTransaction(_Transaction[ServerNonInviteState, ServerHandle
     def receive_request(self, request: Request, peer: Peer, now: float) -> None:
         """A retransmission of the request matched to this transaction."""
         if self._advance(Input.RECEIVE_REQUEST) and self._last_response is not None:
-            self._outgoing.append(self._last_response)
+            self._send(self._last_response)
 
     def send_response(self, response: Response, now: float) -> None:
         """Send the TU's response; raises ``LocalProtocolError`` when the state forbids it."""
@@ -838,7 +888,7 @@ class ServerNonInviteTransaction(_Transaction[ServerNonInviteState, ServerHandle
         else:
             raise LocalProtocolError(f"status {status} is not a SIP status")
         self._advance(event)
-        self._outgoing.append(response)
+        self._send(response)
         self._last_response = response
         if event is Input.SEND_FINAL:
             # Completed answers retransmissions with this response and nothing else.
@@ -916,11 +966,24 @@ class TransactionLayer:
         else:
             if request.method == "INVITE":
                 transaction = ServerInviteTransaction(
-                    request, peer, now, self.timers, auto_trying=self.auto_trying, handle=handle
+                    request,
+                    peer,
+                    now,
+                    self.timers,
+                    auto_trying=self.auto_trying,
+                    handle=handle,
+                    outgoing=self._outgoing,
+                    events=self._events,
                 )
             else:
                 transaction = ServerNonInviteTransaction(
-                    request, peer, now, self.timers, handle=handle
+                    request,
+                    peer,
+                    now,
+                    self.timers,
+                    handle=handle,
+                    outgoing=self._outgoing,
+                    events=self._events,
                 )
             self._servers[handle] = transaction
         self._collect(transaction)
@@ -947,14 +1010,33 @@ class TransactionLayer:
         """
         if request.method == "ACK":
             raise LocalProtocolError("an ACK starts no client transaction; use send_stateless")
+        invite = request.method == "INVITE"
+        # Checked before the transaction exists: creating it queues the request.
+        handle = _client_handle(request, invite=invite)
+        if handle in self._clients:
+            raise LocalProtocolError(f"a client transaction {handle} already exists")
         transaction: ClientTransaction
-        if request.method == "INVITE":
-            transaction = ClientInviteTransaction(request, peer, now, self.timers)
+        if invite:
+            transaction = ClientInviteTransaction(
+                request,
+                peer,
+                now,
+                self.timers,
+                handle=handle,
+                outgoing=self._outgoing,
+                events=self._events,
+            )
         else:
-            transaction = ClientNonInviteTransaction(request, peer, now, self.timers)
-        if transaction.handle in self._clients:
-            raise LocalProtocolError(f"a client transaction {transaction.handle} already exists")
-        self._clients[transaction.handle] = transaction
+            transaction = ClientNonInviteTransaction(
+                request,
+                peer,
+                now,
+                self.timers,
+                handle=handle,
+                outgoing=self._outgoing,
+                events=self._events,
+            )
+        self._clients[handle] = transaction
         self._collect(transaction)
         return transaction.handle
 
@@ -1040,7 +1122,9 @@ class TransactionLayer:
         A response goes to the peer its request came from; the transport
         applies RFC 3261 §18.2.2 and RFC 3581 with that peer.
         """
-        messages, self._outgoing = self._outgoing, []
+        # The list is the one every transaction appends to: emptied, never replaced.
+        messages = self._outgoing[:]
+        self._outgoing.clear()
         return messages
 
     def next_event(self) -> Event | None:
@@ -1055,12 +1139,7 @@ class TransactionLayer:
         return self._servers.get(handle)
 
     def _collect(self, transaction: Transaction) -> None:
-        messages = transaction.messages_to_send()
-        if messages:
-            peer = transaction.peer
-            self._outgoing.extend([(message, peer) for message in messages])
-        while (event := transaction.next_event()) is not None:
-            self._events.append(event)
+        # What it sent and said is in the layer's queues already.
         handle = transaction.handle
         if transaction.terminated:
             if isinstance(handle, ClientHandle):

@@ -62,6 +62,10 @@ class TransportStats:
     """Incoming TCP connections refused because too many were open."""
 
 
+_PEER_CACHE_SIZE = 4096
+"""Remote addresses whose Peer is kept for reuse; past it the cache starts again."""
+
+
 class SipTransport:
     """SIP over UDP and TCP on one listening address (RFC 3261 §18).
 
@@ -118,6 +122,10 @@ class SipTransport:
         # The newest open connection to each remote address, for reuse.
         self._by_address: dict[tuple[str, int], StreamConnection] = {}
         self._connection_ids = itertools.count(1)
+        # One Peer per remote address, shared by every message and transaction from it:
+        # thousands of transactions wait out their last timer under load, and one tuple
+        # each would be that many more objects for the collector to walk.
+        self._peers: dict[tuple[str, str, int, int | None], Peer] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._local_host: str | None = None
         self._started = False
@@ -482,7 +490,12 @@ class SipTransport:
                 self._send_datagram(reply, host, port)
             return
         self.stats.messages_in += 1
-        peer = Peer(transport, host, port, connection.id if connection is not None else None)
+        key = (transport, host, port, connection.id if connection is not None else None)
+        peer = self._peers.get(key)
+        if peer is None:
+            if len(self._peers) >= _PEER_CACHE_SIZE:
+                self._peers.clear()
+            peer = self._peers[key] = Peer(*key)
         try:
             self._on_message(message, peer)
         except Exception:

@@ -938,8 +938,11 @@ def test_send_request_refuses_a_branch_without_magic_cookie() -> None:
 def test_send_request_refuses_a_second_transaction_with_the_same_key() -> None:
     layer = TransactionLayer()
     layer.send_request(invite(), BOB_UDP, 0.0)
+    assert len(layer.outgoing()) == 1
     with pytest.raises(LocalProtocolError, match="already exists"):
         layer.send_request(invite(), BOB_UDP, 0.1)
+    # The refused request is not sent: the transactions write to the layer's own queue.
+    assert layer.outgoing() == []
 
 
 def test_send_response_to_a_finished_transaction_is_a_local_error() -> None:
