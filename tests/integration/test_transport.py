@@ -274,6 +274,27 @@ async def test_udp_request_is_handed_up_with_received_and_rport_filled(
     assert transport.stats.messages_in == 1
 
 
+async def test_messages_from_one_address_share_one_peer(
+    make_transport: TransportFactory, make_udp_phone: PhoneFactory
+) -> None:
+    transport, inbox = await make_transport()
+    phone = await make_udp_phone()
+    other = await make_udp_phone()
+
+    phone.send(request_bytes(), transport.port)
+    other.send(request_bytes(), transport.port)
+    phone.send(request_bytes(via="SIP/2.0/UDP 192.0.2.10;branch=z9hG4bK-3"), transport.port)
+    peers = [(await inbox.get())[1] for _ in range(3)]
+
+    first, second = (peer for peer in peers if peer.port == phone.port)
+    # One object per address, not per message: transactions keep it for up to 32 s.
+    assert first is second
+    assert first == Peer("UDP", HOST, phone.port, None)
+    assert [peer for peer in peers if peer.port != phone.port] == [
+        Peer("UDP", HOST, other.port, None)
+    ]
+
+
 async def test_udp_request_from_its_sent_by_address_gets_no_received(
     make_transport: TransportFactory, make_udp_phone: PhoneFactory
 ) -> None:

@@ -141,26 +141,24 @@ class Timer(FastEnum):
 
 # When two timers fall due at the same instant, the one that ends the
 # transaction goes first so that a retransmission is not sent in vain.
-_FIRING_ORDER: Mapping[Timer, int] = {
-    timer: rank
-    for rank, timer in enumerate(
-        (
-            Timer.B,
-            Timer.F,
-            Timer.H,
-            Timer.D,
-            Timer.I,
-            Timer.J,
-            Timer.K,
-            Timer.L,
-            Timer.M,
-            Timer.A,
-            Timer.E,
-            Timer.G,
-            Timer.TRYING,
-        )
-    )
-}
+_TIMERS_BY_RANK: tuple[Timer, ...] = (
+    Timer.B,
+    Timer.F,
+    Timer.H,
+    Timer.D,
+    Timer.I,
+    Timer.J,
+    Timer.K,
+    Timer.L,
+    Timer.M,
+    Timer.A,
+    Timer.E,
+    Timer.G,
+    Timer.TRYING,
+)
+# A transaction's deadlines are keyed by rank: a dict of ints and floats is one the
+# collector need not track, and thousands of transactions wait on a timer under load.
+_RANK: Mapping[Timer, int] = {timer: rank for rank, timer in enumerate(_TIMERS_BY_RANK)}
 
 
 class Input(FastEnum):
@@ -377,7 +375,8 @@ class _Transaction(Generic[StateT, HandleT]):
         self._state: StateT = state
         self._terminated_state: StateT = terminated
         self._transitions: Mapping[tuple[StateT, Input], StateT] = transitions
-        self._deadlines: dict[Timer, float] = {}
+        self._deadlines: dict[int, float] = {}
+        """Deadline of each running timer, by its ``_RANK``."""
         # A layer hands every transaction its own two queues: no container per
         # transaction for the collector to walk (thousands wait out their last timer
         # under load), and nothing to move from one queue to another.
@@ -438,15 +437,13 @@ class _Transaction(Generic[StateT, HandleT]):
         deadlines = self._deadlines
         while deadlines:
             if len(deadlines) == 1:
-                [(timer, deadline)] = deadlines.items()
+                [(rank, deadline)] = deadlines.items()
             else:
-                timer, deadline = min(
-                    deadlines.items(), key=lambda item: (item[1], _FIRING_ORDER[item[0]])
-                )
+                deadline, rank = min((deadline, rank) for rank, deadline in deadlines.items())
             if deadline > now:
                 break
-            del deadlines[timer]
-            self._fire(timer, now)
+            del deadlines[rank]
+            self._fire(_TIMERS_BY_RANK[rank], now)
         self._settle()
 
     def transport_error(self, now: float) -> None:
@@ -490,11 +487,11 @@ class _Transaction(Generic[StateT, HandleT]):
         if interval <= 0:
             self._fire(timer, now)
         else:
-            self._deadlines[timer] = now + interval
+            self._deadlines[_RANK[timer]] = now + interval
 
     def _stop(self, *timers: Timer) -> None:
         for timer in timers:
-            self._deadlines.pop(timer, None)
+            self._deadlines.pop(_RANK[timer], None)
 
     def _fire(self, timer: Timer, now: float) -> None:
         self._advance(_TIMER_INPUT[timer])
@@ -935,10 +932,12 @@ class TransactionLayer:
         self.auto_trying = auto_trying
         self._clients: dict[ClientHandle, ClientTransaction] = {}
         self._servers: dict[ServerHandle, ServerTransaction] = {}
-        # Heap of (deadline, sequence, handle). An entry is live only while
-        # _scheduled maps its handle to the same (deadline, sequence); others
-        # are dropped when they surface.
-        self._heap: list[tuple[float, int, TransactionHandle]] = []
+        # Heap of (deadline, sequence). An entry is live only while _due maps its
+        # sequence to a handle; others are dropped when they surface. Entries of
+        # floats and ints are left alone by the collector; with the handle in them
+        # they would be walked, one per waiting transaction.
+        self._heap: list[tuple[float, int]] = []
+        self._due: dict[int, TransactionHandle] = {}
         self._scheduled: dict[TransactionHandle, tuple[float, int]] = {}
         self._sequence = itertools.count()
         self._outgoing: list[tuple[Message, Peer]] = []
@@ -1098,8 +1097,8 @@ class TransactionLayer:
         """The earliest deadline over all transactions, or ``None``."""
         heap = self._heap
         while heap:
-            deadline, sequence, handle = heap[0]
-            if self._scheduled.get(handle) == (deadline, sequence):
+            deadline, sequence = heap[0]
+            if sequence in self._due:
                 return deadline
             heapq.heappop(heap)
         return None
@@ -1107,7 +1106,8 @@ class TransactionLayer:
     def handle_timer(self, now: float) -> None:
         """Fire every timer due at ``now``."""
         while (deadline := self.get_timer()) is not None and deadline <= now:
-            _, _, handle = heapq.heappop(self._heap)
+            _, sequence = heapq.heappop(self._heap)
+            handle = self._due.pop(sequence)
             del self._scheduled[handle]
             transaction = self._find(handle)
             if transaction is not None:
@@ -1146,23 +1146,25 @@ class TransactionLayer:
                 self._clients.pop(handle, None)
             else:
                 self._servers.pop(handle, None)
-            self._scheduled.pop(handle, None)
+            self._schedule(handle, None)
         else:
             self._schedule(handle, transaction.get_timer())
 
     def _schedule(self, handle: TransactionHandle, deadline: float | None) -> None:
         current = self._scheduled.get(handle)
+        if current is not None:
+            if current[0] == deadline:
+                return
+            del self._scheduled[handle]
+            del self._due[current[1]]
         if deadline is None:
-            if current is not None:
-                del self._scheduled[handle]
-            return
-        if current is not None and current[0] == deadline:
             return
         entry = (deadline, next(self._sequence))
         self._scheduled[handle] = entry
-        heapq.heappush(self._heap, (entry[0], entry[1], handle))
+        self._due[entry[1]] = handle
+        heapq.heappush(self._heap, entry)
         # Superseded entries are dropped when they reach the top; rebuild
         # if they ever outnumber the live ones, to bound memory.
         if len(self._heap) > 2 * len(self._scheduled) + 64:
-            self._heap = [(d, s, h) for h, (d, s) in self._scheduled.items()]
+            self._heap = list(self._scheduled.values())
             heapq.heapify(self._heap)

@@ -6,6 +6,7 @@ every message a layer transmits goes through ``bytes()`` and back, as on the wir
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Mapping
 from enum import Enum
 
@@ -766,6 +767,24 @@ def test_a_transaction_asked_for_the_request_it_let_go_of_says_so() -> None:
         transaction.request  # noqa: B018
 
 
+def test_a_transaction_in_a_layer_holds_no_container_the_collector_walks() -> None:
+    # Under load thousands of transactions wait out their last timer: each owning a
+    # queue or a tracked dict, or a heap entry holding its handle, made the
+    # collector's young passes long.
+    layer = TransactionLayer()
+    request = register()
+    handle = receive_invite(layer, request)
+    layer.send_response(handle, make_response(request, 200, to_tag="x"), 0.0)
+    transaction = layer._servers[handle]
+    assert transaction.get_timer() == pytest.approx(32.0)  # Timer J runs
+
+    assert not gc.is_tracked(transaction._deadlines)
+    assert transaction._outgoing is layer._outgoing
+    assert transaction._events is layer._events
+    gc.collect()  # tuples of untracked values are left alone from their first pass on
+    assert not any(gc.is_tracked(entry) for entry in layer._heap)
+
+
 def test_the_final_response_kept_for_retransmission_keeps_only_its_parsed_via() -> None:
     layer = TransactionLayer()
     request = register()
@@ -1060,6 +1079,7 @@ def test_tables_are_empty_once_every_timer_has_fired() -> None:
     assert len(layer) == 0
     assert layer.get_timer() is None
     assert layer._scheduled == {}
+    assert layer._due == {}
     assert layer._heap == []
 
 
