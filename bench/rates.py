@@ -7,6 +7,7 @@ their import path).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,3 +59,35 @@ def print_verdict(steps: Sequence[RateStep], unit: str) -> None:
     ]
     if kept_up:
         print(f"highest rate also completed at >= 95 % of the offered rate: {max(kept_up)}/s")
+
+
+def reference_work_ms(cpu: int | None = None) -> float:
+    """Milliseconds this machine takes now for a fixed piece of pure-Python work, best of 5.
+
+    The work (splitting header-like lines, small dicts and strings) is not our code, so
+    the figure means the same for every commit. On a shared virtual machine the same
+    code runs up to half as fast again in one hour as in another; printed beside a
+    bench's results, this says which kind of hour they came from. With ``cpu``, the
+    work runs on that core (the one the server will use).
+    """
+    previous = os.sched_getaffinity(0)
+    if cpu is not None:
+        os.sched_setaffinity(0, {cpu})
+    try:
+        best = float("inf")
+        for _ in range(5):
+            started = time.perf_counter()
+            _reference_work()
+            best = min(best, time.perf_counter() - started)
+    finally:
+        os.sched_setaffinity(0, previous)
+    return best * 1000.0
+
+
+def _reference_work() -> None:
+    lengths: dict[str, int] = {}
+    for number in range(20_000):
+        line = f"Via: SIP/2.0/UDP 10.0.{number % 250}.1:5060;branch=z9hG4bK{number};rport"
+        _, _, value = line.partition(":")
+        params = dict(part.partition("=")[::2] for part in value.split(";")[1:])
+        lengths[params["branch"]] = len(value.strip())

@@ -46,6 +46,7 @@ from server_under_test import (
     percentile,
     print_verdict,
     read_sipp_stats,
+    reference_work_ms,
     stop_process,
     tool_path,
     wait_for_idle,
@@ -301,6 +302,13 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"ringfort pid {server.pid} on CPU {options.server_cpu}, SIPp on CPU "
             f"{sipp_cpu or 'any'}; {options.duration:.0f} s per rate, hold {options.hold_ms} ms"
+        )
+        # On the server's core when it is one core (a taskset list may name several).
+        core = int(options.server_cpu) if options.server_cpu.isdigit() else None
+        reference_ms = reference_work_ms(core)
+        print(
+            f"reference work on CPU {core if core is not None else 'any'}: {reference_ms:.0f} ms "
+            "(this machine's speed now, lower is faster: see docs/performance.md)"
         )
         for rate in rates:
             step = run_step(

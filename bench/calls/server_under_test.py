@@ -40,7 +40,12 @@ from peers import (  # noqa: E402  (the harness lives with the integration tests
     stop_process,
     tool_path,
 )
-from rates import RateStep, cpu_seconds, print_verdict  # noqa: E402  (bench/, put on the path above)
+from rates import (  # noqa: E402  (bench/, put on the path above)
+    RateStep,
+    cpu_seconds,
+    print_verdict,
+    reference_work_ms,
+)
 
 __all__ = [
     "CALLEE",
@@ -65,6 +70,7 @@ __all__ = [
     "percentile",
     "print_verdict",
     "read_sipp_stats",
+    "reference_work_ms",
     "run_bench",
     "server_status",
     "stop_process",

@@ -46,7 +46,7 @@ from peers import (
 pytestmark = pytest.mark.peers
 
 NUMBERS = [
-    str(number) for number in (*range(201, 213), 301, 302, 303, 304, 401, 402, 501, 502, 503)
+    str(number) for number in (*range(201, 214), 301, 302, 303, 304, 401, 402, 501, 502, 503)
 ]
 PASSWORD = {item.number: item.password for item in extensions(*NUMBERS)}
 UNKNOWN_NUMBER = "999"
@@ -59,7 +59,7 @@ RTP_TIMEOUT = 2
 def pbx(module_ringfort_factory: ServerFactory) -> CallServer:
     """The server most tests share: 201 calls, and each test has a callee of its own."""
     return call_server(
-        module_ringfort_factory, [str(n) for n in range(201, 213)], name="calls", size=100
+        module_ringfort_factory, [str(n) for n in range(201, 214)], name="calls", size=100
     )
 
 
@@ -214,6 +214,31 @@ def test_cancel_before_answer_records_cancelled_cdr(sipp: Sipp, pbx: CallServer)
     assert not requests_received(called, "BYE"), called.trace(12)
 
     assert_unanswered(the_cdr(server, "201", "204"), disposition="CANCELLED", hangup_by="caller")
+
+
+def test_cancel_after_the_call_ended_gets_200_and_changes_nothing(
+    sipp: Sipp, pbx: CallServer
+) -> None:
+    # The call is forgotten at once when it ends; the caller's INVITE transaction still
+    # waits out Timer L, so a late CANCEL matches it: 200, and no effect (RFC 3261 §9.2).
+    server = pbx.server
+    callee = start_callee(sipp, server, "213", "uas_answer.xml")
+    caller = start_caller(sipp, server, "201", "213", "call_hangup_then_cancel.xml", talk_ms=500)
+    calling, [called] = finish(caller, callee)
+
+    assert invite_finals(calling) == [407, 200], calling.trace(12)
+    [cancel] = calling.sent("CANCEL")
+    answered = next(m for m in calling.received(200) if cseq_method(m) == "INVITE")
+    assert cancel.header("Via") == answered.header("Via"), cancel.text
+    cancel_answers = [
+        message for message in calling.received(200) if cseq_method(message) == "CANCEL"
+    ]
+    assert cancel_answers, f"200 to the late CANCEL:\n{calling.trace(12)}"
+    assert not calling.received(487), calling.trace(12)
+    assert not requests_received(called, "CANCEL"), called.trace(12)
+    assert requests_received(called, "BYE"), called.trace(12)
+
+    assert_answered(the_cdr(server, "201", "213"), hangup_by="caller", billsec=0.5)
 
 
 def test_busy_callee_gives_caller_486_and_busy_cdr(sipp: Sipp, pbx: CallServer) -> None:
