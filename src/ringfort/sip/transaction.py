@@ -377,7 +377,7 @@ class _Transaction(Generic[StateT, HandleT]):
         self._transitions: Mapping[tuple[StateT, Input], StateT] = transitions
         self._deadlines: dict[int, float] = {}
         """Deadline of each running timer, by its ``_RANK``."""
-        # A layer hands every transaction its own two queues: no container per
+        # A layer shares its two queues with every transaction: no container per
         # transaction for the collector to walk (thousands wait out their last timer
         # under load), and nothing to move from one queue to another.
         self._outgoing: list[tuple[Message, Peer]] = [] if outgoing is None else outgoing
