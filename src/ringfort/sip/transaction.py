@@ -1014,30 +1014,19 @@ class TransactionLayer:
         handle = _client_handle(request, invite=invite)
         if handle in self._clients:
             raise LocalProtocolError(f"a client transaction {handle} already exists")
-        transaction: ClientTransaction
-        if invite:
-            transaction = ClientInviteTransaction(
-                request,
-                peer,
-                now,
-                self.timers,
-                handle=handle,
-                outgoing=self._outgoing,
-                events=self._events,
-            )
-        else:
-            transaction = ClientNonInviteTransaction(
-                request,
-                peer,
-                now,
-                self.timers,
-                handle=handle,
-                outgoing=self._outgoing,
-                events=self._events,
-            )
+        machine = ClientInviteTransaction if invite else ClientNonInviteTransaction
+        transaction = machine(
+            request,
+            peer,
+            now,
+            self.timers,
+            handle=handle,
+            outgoing=self._outgoing,
+            events=self._events,
+        )
         self._clients[handle] = transaction
         self._collect(transaction)
-        return transaction.handle
+        return handle
 
     def send_response(self, handle: ServerHandle, response: Response, now: float) -> None:
         """Send the TU's response through its server transaction."""
