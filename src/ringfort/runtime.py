@@ -33,6 +33,12 @@ from ringfort.apps.voicemail import MessageLimits
 from ringfort.bus import EventBus
 from ringfort.clock import local_zone
 from ringfort.errors import RingfortError
+from ringfort.file_limit import (
+    check_open_file_limit,
+    open_file_limit,
+    ports_to_keep_open,
+    raise_open_file_limit,
+)
 from ringfort.media.moh import SHIPPED_MUSIC, MusicOnHold
 from ringfort.media.prompts import SHIPPED_PROMPTS, PromptLibrary
 from ringfort.media.relay import RelayEngine
@@ -134,6 +140,9 @@ class Node:
             port_high=media.port_high,
             # 0 turns the timeout off; the engine then never reports a leg idle.
             rtp_timeout=media.rtp_timeout if media.rtp_timeout > 0 else float("inf"),
+            keep_open=ports_to_keep_open(
+                media.keep_open, max_calls=settings.calls.max_calls, limit=open_file_limit()
+            ),
         )
         self.calls: B2bua | None = None
         self.mwi: MessageWaiting | None = None
@@ -356,6 +365,7 @@ class Node:
                 "playing": self.media.playing_count,
                 "recording": self.media.recording_count,
                 "ports_in_use": pool.in_use,
+                "ports_kept_open": pool.kept_open,
                 "port_capacity": pool.capacity,
             },
             "callcentre": self.centre.snapshot() if self.centre is not None else None,
@@ -485,6 +495,10 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     )
     # Migrations narrate every plugin they load; only problems are news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Before the node: how many port pairs it keeps open depends on the limit.
+    short = check_open_file_limit(raise_open_file_limit(), max_calls=settings.calls.max_calls)
+    if short is not None:
+        log.warning("%s", short)
     node = Node(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -112,6 +112,10 @@ class MediaSettings(BaseModel):
     """RTP uses even ports from port_low, RTCP the odd port above each; both stay <= port_high."""
     rtp_timeout: float = 60.0
     """An answered call with no RTP from a phone for this many seconds is hung up; 0: never."""
+    keep_open: Annotated[int, Field(ge=0)] = 1024
+    """Port pairs kept bound after their call ended, for the next calls to take without
+    binding sockets (two open files each; fewer when the open-file limit is short).
+    A kept pair goes to a new call no sooner than 2 s after its last one; 0: close at once."""
 
 
 class RecordingSettings(BaseModel):

@@ -437,12 +437,19 @@ def test_call_without_rtp_is_ended_by_the_server_on_both_sides(
     assert_answered(record, hangup_by="system", billsec=RTP_TIMEOUT, slack=2)
 
 
+@pytest.mark.parametrize("keep_open", ["0", "1024"])
 def test_fifty_short_calls_leave_no_call_and_no_rtp_port_behind(
-    sipp: Sipp, ringfort_factory: ServerFactory
+    sipp: Sipp, ringfort_factory: ServerFactory, keep_open: str
 ) -> None:
     calls = 50
     leak = call_server(
-        ringfort_factory, ["401", "402"], name="leak", size=200, calls__max_calls_per_extension="50"
+        ringfort_factory,
+        ["401", "402"],
+        name=f"leak-{keep_open}",
+        # Room for every leg's own pair: only reuse keeps fewer than 2 * calls.
+        size=4 * calls + 200,
+        calls__max_calls_per_extension="50",
+        media__keep_open=keep_open,
     )
     server = leak.server
     pid = server.pid
@@ -477,7 +484,16 @@ def test_fifty_short_calls_leave_no_call_and_no_rtp_port_behind(
     except TimeoutError:
         pytest.fail(f"after {calls} calls: {live_status(server)}")
     assert status["media"]["legs"] == 0, status
-    assert udp_ports_of(pid, leak.media) == [], "the relay still holds media sockets"
+    kept = status["media"]["ports_kept_open"]
+    held = udp_ports_of(pid, leak.media)
+    if keep_open == "0":
+        assert kept == 0, status
+        assert held == [], "the relay still holds media sockets"
+    else:
+        # What is still bound is exactly the kept pairs, and calls 2 s apart reused them
+        # (a call of 0.5 s at 10 a second): fewer than one pair a leg.
+        assert len(held) == 2 * kept, (held, status)
+        assert 0 < kept < 2 * calls, status
 
     records = wait_for_cdrs(server, "401", "402", count=calls)
     assert len(records) == calls

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
@@ -334,3 +335,43 @@ def test_serve_starts_and_stops_cleanly_on_sigint(data_dir: Path) -> None:
         if process.poll() is None:
             process.kill()
             process.wait(timeout=10)
+
+
+@pytest.mark.skipif(
+    resource.getrlimit(resource.RLIMIT_NOFILE)[1] < 4096, reason="hard open-file limit below 4096"
+)
+def test_serve_raises_its_open_file_limit_and_says_when_it_is_short(data_dir: Path) -> None:
+    def limited() -> None:
+        # A service's default soft limit, under a hard limit too low for 1000 calls.
+        resource.setrlimit(resource.RLIMIT_NOFILE, (1024, 4096))
+
+    process = subprocess.Popen(
+        [str(RINGFORT), "serve", "--sip", "127.0.0.1:0", "--http", "127.0.0.1:0"],
+        env=environment(data_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=limited,
+    )
+    try:
+        assert process.stdout is not None
+        deadline = time.monotonic() + 30
+        ready = False
+        while time.monotonic() < deadline and not ready:
+            line = process.stdout.readline()
+            if not line:
+                break
+            ready = line.startswith("Ringfort ready")
+        assert ready
+        limits = Path(f"/proc/{process.pid}/limits").read_text()
+        [open_files] = [line for line in limits.splitlines() if line.startswith("Max open files")]
+        assert open_files.split()[3:5] == ["4096", "4096"], open_files
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+        assert process.returncode == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    assert "open-file limit (4096) is short of the 5024" in errors, errors
+    assert "calls past about 768 will be refused" in errors, errors

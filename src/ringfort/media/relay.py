@@ -267,12 +267,13 @@ class RelayEngine:
         port_low: int,
         port_high: int,
         rtp_timeout: float,
+        keep_open: int = 0,
         clock: Clock | None = None,
     ) -> None:
         self._host = host
-        self._pool = PortPool(port_low, port_high)
         self._rtp_timeout = rtp_timeout
         self._monotonic = (clock or SystemClock()).monotonic
+        self._pool = PortPool(port_low, port_high, keep_open=keep_open, clock=self._monotonic)
         self._legs: dict[str, _RelayLeg] = {}
         self._relayed_by_released = 0
         """RTP packets relayed by legs released since: with the live legs', the total."""
@@ -539,6 +540,7 @@ class RelayEngine:
         for recording in list(self._recordings):
             self.stop_recording(recording)
         self._ticker.stop()
+        await self._pool.close()
 
     def _get(self, leg: LegMedia) -> _RelayLeg:
         try:
