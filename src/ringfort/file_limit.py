@@ -1,8 +1,8 @@
 """The process's open-file limit, which bounds how many calls it can carry.
 
-Every call holds four media sockets (RTP and RTCP on each leg), and kept-open port
-pairs two each, so the 1,024 descriptors a service gets by default on Debian run
-out at about 250 calls: ports then fail to bind and calls are refused with 503.
+Every call holds four media sockets (RTP and RTCP on each leg), so the 1,024 files a
+service may open by default on Debian run out at about 250 calls: ports then fail to
+bind and calls are refused with 503.
 """
 
 from __future__ import annotations
@@ -41,30 +41,21 @@ def raise_open_file_limit() -> int:
     return open_file_limit()
 
 
-def check_open_file_limit(limit: int, *, max_calls: int) -> str | None:
-    """What to tell the administrator when ``limit`` cannot carry ``max_calls`` calls."""
-    needed = SPARE_DESCRIPTORS + media_descriptors(max_calls)
+def media_pairs_within(limit: int) -> int:
+    """RTP/RTCP port pairs (two files each) that may be open within ``limit`` open files."""
+    return max(0, (limit - SPARE_DESCRIPTORS) // 2)
+
+
+def check_open_file_limit(limit: int, *, max_calls: int, port_pairs: int) -> str | None:
+    """What to tell the administrator when ``limit`` cannot carry ``max_calls`` calls
+    (each two port pairs, of the ``port_pairs`` the RTP port range holds)."""
+    needed = SPARE_DESCRIPTORS + 2 * min(port_pairs, 2 * max_calls)
     if limit >= needed:
         return None
-    carried = max(0, (limit - SPARE_DESCRIPTORS) // 4)
+    carried = media_pairs_within(limit) // 2
     return (
         f"the open-file limit ({limit}) is short of the {needed} that calls.max_calls ="
         f" {max_calls} needs: calls past about {carried} will be refused (503). Raise the"
         " hard limit (LimitNOFILE= in the service's systemd unit, or ulimit -Hn), or lower"
         " calls.max_calls."
     )
-
-
-def media_descriptors(max_calls: int) -> int:
-    """Descriptors ``max_calls`` concurrent calls need for their media, at most."""
-    return 4 * max_calls
-
-
-def ports_to_keep_open(wanted: int, *, max_calls: int, limit: int) -> int:
-    """How many released port pairs may stay open, of ``wanted``, within ``limit``.
-
-    Calls come first: kept pairs get only the descriptors that ``max_calls`` calls
-    and the spare allowance leave.
-    """
-    room = limit - SPARE_DESCRIPTORS - media_descriptors(max_calls)
-    return max(0, min(wanted, room // 2))

@@ -35,8 +35,8 @@ from ringfort.clock import local_zone
 from ringfort.errors import RingfortError
 from ringfort.file_limit import (
     check_open_file_limit,
+    media_pairs_within,
     open_file_limit,
-    ports_to_keep_open,
     raise_open_file_limit,
 )
 from ringfort.media.moh import SHIPPED_MUSIC, MusicOnHold
@@ -140,9 +140,8 @@ class Node:
             port_high=media.port_high,
             # 0 turns the timeout off; the engine then never reports a leg idle.
             rtp_timeout=media.rtp_timeout if media.rtp_timeout > 0 else float("inf"),
-            keep_open=ports_to_keep_open(
-                media.keep_open, max_calls=settings.calls.max_calls, limit=open_file_limit()
-            ),
+            keep_open=media.keep_open,
+            max_open_pairs=media_pairs_within(open_file_limit()),
         )
         self.calls: B2bua | None = None
         self.mwi: MessageWaiting | None = None
@@ -495,11 +494,14 @@ async def serve(settings: Settings, *, demo: bool = False) -> None:
     )
     # Migrations narrate every plugin they load; only problems are news.
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    # Before the node: how many port pairs it keeps open depends on the limit.
-    short = check_open_file_limit(raise_open_file_limit(), max_calls=settings.calls.max_calls)
+    # Before the node: how many port pairs it may keep open depends on the limit.
+    limit = raise_open_file_limit()
+    node = Node(settings)
+    short = check_open_file_limit(
+        limit, max_calls=settings.calls.max_calls, port_pairs=node.media.port_pool.capacity
+    )
     if short is not None:
         log.warning("%s", short)
-    node = Node(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import random
+import resource
 import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -11,7 +14,7 @@ from typing import Any
 import pytest
 
 from ringfort.media.relay import RelayEngine
-from ringfort.transport.rtp import REUSE_AFTER, PortPool, RtpSocketPair
+from ringfort.transport.rtp import REUSE_AFTER, PortPool, PortsExhaustedError, RtpSocketPair
 
 HOST = "127.0.0.1"
 PAIRS = 4
@@ -170,6 +173,64 @@ async def test_a_waiting_pair_is_handed_out_rather_than_refusing_a_leg(
     again, _, _ = await allocate(pool)
     assert again.rtp_port == pairs[0].rtp_port
     assert pool.in_use == PAIRS
+
+
+async def test_past_max_open_a_released_pair_is_closed_and_a_waiting_one_is_taken(
+    port_low: int, clock: Clock
+) -> None:
+    pool = PortPool(port_low, port_low + 2 * PAIRS - 1, keep_open=2, max_open=2, clock=clock)
+    try:
+        first, _, _ = await allocate(pool)
+        second, _, _ = await allocate(pool)
+        third, _, _ = await allocate(pool)  # calls come first: past max_open all the same
+        third.close()
+        await third.wait_closed()
+        assert pool.kept_open == 0
+        assert bindable(third.rtp_port)
+        second.close()
+        assert pool.kept_open == 1
+        # Two pairs open: rather than a third, the kept one, before its wait is over.
+        again, _, _ = await allocate(pool)
+        assert again.rtp_port == second.rtp_port
+        for pair in (first, again):
+            pair.close()
+    finally:
+        await pool.close()
+
+
+@contextlib.contextmanager
+def no_more_open_files() -> Iterator[None]:
+    """Let this process open no more files, for a moment: the limit comes down to the
+    highest descriptor open, and the free numbers below it are taken."""
+    limits = resource.getrlimit(resource.RLIMIT_NOFILE)
+    highest = max(int(name) for name in os.listdir("/proc/self/fd"))
+    fillers: list[int] = []
+    resource.setrlimit(resource.RLIMIT_NOFILE, (highest + 1, limits[1]))
+    try:
+        while True:
+            try:
+                fillers.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                break
+        yield
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, limits)
+
+
+async def test_out_of_open_files_a_waiting_pair_serves_and_without_one_the_error_says_so(
+    pool: PortPool,
+) -> None:
+    first, _, _ = await allocate(pool)
+    first.close()
+    with no_more_open_files():
+        again, _, _ = await allocate(pool)
+        assert again.rtp_port == first.rtp_port
+        with pytest.raises(PortsExhaustedError, match="open-file limit"):
+            await allocate(pool)
+    assert pool.in_use == 1
+    again.close()
 
 
 async def test_closing_the_pool_closes_kept_pairs_and_keeps_no_more(pool: PortPool) -> None:

@@ -268,12 +268,19 @@ class RelayEngine:
         port_high: int,
         rtp_timeout: float,
         keep_open: int = 0,
+        max_open_pairs: int | None = None,
         clock: Clock | None = None,
     ) -> None:
         self._host = host
         self._rtp_timeout = rtp_timeout
         self._monotonic = (clock or SystemClock()).monotonic
-        self._pool = PortPool(port_low, port_high, keep_open=keep_open, clock=self._monotonic)
+        self._pool = PortPool(
+            port_low,
+            port_high,
+            keep_open=keep_open,
+            max_open=max_open_pairs,
+            clock=self._monotonic,
+        )
         self._legs: dict[str, _RelayLeg] = {}
         self._relayed_by_released = 0
         """RTP packets relayed by legs released since: with the live legs', the total."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import ipaddress
 import logging
@@ -27,6 +28,8 @@ class PortsExhaustedError(RingfortError):
     """No RTP/RTCP port pair in the configured range is free or bindable."""
 
 
+_OUT_OF_FILES = frozenset({errno.EMFILE, errno.ENFILE})
+
 REUSE_AFTER = 2.0
 """Seconds a released pair kept open waits before another leg gets it. A phone stops
 sending when its call ends; what it sent before is in by then, even from far away."""
@@ -42,9 +45,11 @@ class PortPool:
 
     With ``keep_open``, up to that many released pairs stay bound instead of being
     closed, and a new leg takes the one released longest ago once ``reuse_after``
-    seconds have passed (sooner only when no other pair is free). Binding, registering
-    and later closing two sockets is ~57 µs of a core per leg (measured); taking a
-    kept pair ~1 µs. A kept pair's datagrams are read and dropped; `close` closes them.
+    seconds have passed. It takes one sooner only rather than open more than
+    ``max_open`` pairs (the open-file limit's share for media) or when no other pair
+    binds. Binding, registering and later closing two sockets is ~57 µs of a core per
+    leg (measured); taking a kept pair ~1 µs. A kept pair's datagrams are read and
+    dropped; `close` closes the kept pairs.
 
     ``reserve`` and ``release`` are the bookkeeping; ``allocate`` is what callers
     use: it hands out a kept pair or reserves one and binds both sockets, skipping
@@ -57,6 +62,7 @@ class PortPool:
         high: int,
         *,
         keep_open: int = 0,
+        max_open: int | None = None,
         reuse_after: float = REUSE_AFTER,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -73,6 +79,8 @@ class PortPool:
         """How many pairs the range holds."""
         self.keep_open = keep_open
         """How many released pairs may stay bound, ready for the next legs."""
+        self.max_open = self.capacity if max_open is None else max_open
+        """Pairs (handed out and kept) past which released ones are closed, not kept."""
         self._reuse_after = reuse_after
         self._clock = clock
         self._reserved: set[int] = set()
@@ -101,7 +109,7 @@ class PortPool:
 
     def reserve(self) -> int:
         """Mark the next free pair as used and return its RTP port, without binding it."""
-        if len(self._reserved) + len(self._kept_ports) >= self.capacity:
+        if self._open_pairs() >= self.capacity:
             raise PortsExhaustedError(f"all {self.capacity} RTP port pairs are in use")
         for _ in range(self.capacity):
             port = self.low + 2 * self._cursor
@@ -129,14 +137,18 @@ class PortPool:
         without one PortsExhaustedError is raised.
         """
         kept = self._kept
-        if kept and kept[0][0] <= self._clock() and kept[0][1].host == host:
+        if (
+            kept
+            and kept[0][1].host == host
+            and (kept[0][0] <= self._clock() or self._open_pairs() >= self.max_open)
+        ):
             return self._take_kept(on_rtp, on_rtcp)
         family = self._families.get(host)
         if family is None:
             version = ipaddress.ip_address(host).version
             family = self._families[host] = socket.AF_INET6 if version == 6 else socket.AF_INET
         last_error: OSError | None = None
-        for _ in range(self.capacity - len(self._reserved) - len(self._kept_ports)):
+        for _ in range(self.capacity - self._open_pairs()):
             port = self.reserve()
             try:
                 rtp_sock = _bind(family, host, port)
@@ -148,6 +160,8 @@ class PortPool:
             except OSError as error:
                 self.release(port)
                 last_error = error
+                if error.errno in _OUT_OF_FILES:
+                    break  # no other port would do better
                 continue
             try:
                 return await RtpSocketPair.start(
@@ -168,6 +182,10 @@ class PortPool:
                 raise
         if kept and kept[0][1].host == host:
             return self._take_kept(on_rtp, on_rtcp)
+        if last_error is not None and last_error.errno in _OUT_OF_FILES:
+            raise PortsExhaustedError(
+                f"no RTP port pair: {last_error.strerror} (raise the open-file limit)"
+            ) from last_error
         raise PortsExhaustedError(
             f"no bindable RTP port pair on {host} in {self.low}-{self.high}"
         ) from last_error
@@ -192,12 +210,15 @@ class PortPool:
 
     def _keep(self, sockets: _OpenPair) -> bool:
         """Take a released pair's sockets to hand out again; False: close them instead."""
-        if self._closing or len(self._kept) >= self.keep_open:
+        if self._closing or len(self._kept) >= self.keep_open or self._open_pairs() > self.max_open:
             return False
         self._reserved.remove(sockets.rtp_port)
         self._kept_ports.add(sockets.rtp_port)
         self._kept.append((self._clock() + self._reuse_after, sockets))
         return True
+
+    def _open_pairs(self) -> int:
+        return len(self._reserved) + len(self._kept_ports)
 
     def _sockets_closed(self, port: int) -> None:
         if port in self._kept_ports:

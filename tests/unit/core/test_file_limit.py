@@ -12,23 +12,28 @@ import pytest
 from ringfort.file_limit import (
     SPARE_DESCRIPTORS,
     check_open_file_limit,
-    ports_to_keep_open,
+    media_pairs_within,
 )
 
 
-def test_kept_pairs_get_what_the_calls_leave() -> None:
-    limit = SPARE_DESCRIPTORS + 4 * 100 + 2 * 30
-    assert ports_to_keep_open(1024, max_calls=100, limit=limit) == 30
-    assert ports_to_keep_open(10, max_calls=100, limit=limit) == 10
-    assert ports_to_keep_open(1024, max_calls=1000, limit=1024) == 0
+def test_media_gets_what_the_spare_files_leave_two_files_a_pair() -> None:
+    assert media_pairs_within(SPARE_DESCRIPTORS + 61) == 30
+    assert media_pairs_within(SPARE_DESCRIPTORS) == 0
+    assert media_pairs_within(100) == 0
 
 
 def test_a_limit_that_carries_max_calls_draws_no_warning() -> None:
-    assert check_open_file_limit(SPARE_DESCRIPTORS + 4000, max_calls=1000) is None
+    assert check_open_file_limit(SPARE_DESCRIPTORS + 4000, max_calls=1000, port_pairs=5000) is None
+
+
+def test_a_port_range_smaller_than_max_calls_needs_is_all_that_counts() -> None:
+    # 100 pairs carry 50 calls whatever max_calls says: 200 files.
+    assert check_open_file_limit(SPARE_DESCRIPTORS + 200, max_calls=1000, port_pairs=100) is None
+    assert check_open_file_limit(SPARE_DESCRIPTORS + 199, max_calls=1000, port_pairs=100)
 
 
 def test_a_short_limit_says_how_many_calls_fit_and_what_to_raise() -> None:
-    message = check_open_file_limit(2048, max_calls=1000)
+    message = check_open_file_limit(2048, max_calls=1000, port_pairs=5000)
     assert message is not None
     assert "(2048)" in message
     assert "5024" in message
